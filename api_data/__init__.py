@@ -1,0 +1,1 @@
+"""API descriptions (`<api>_<version>.api`) and their implementations (`<api>_<version>.py`)."""

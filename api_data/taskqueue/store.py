@@ -1,0 +1,163 @@
+"""The pull-queue store: domain verbs over Redis, each one atomic Lua script and one round trip.
+
+Times are microseconds since the epoch, read from Redis TIME inside the scripts, so every
+service process shares one clock. Inputs are trusted: the API layer has checked them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from pathlib import Path
+
+from queueservice.errors import Conflict, FailedPrecondition, NotFound
+from queueservice.scripts import Scripts
+
+from .keys import REGISTRY, QueueKeys
+
+LUA_DIR = Path(__file__).with_name("lua")
+
+
+class Code(IntEnum):
+    """Return codes of the Lua scripts (first element of their reply)."""
+
+    OK = 0
+    NOT_FOUND = 1
+    TASK_EXISTS = 2
+    LEASE_EXPIRED = 3
+    LEASE_MISMATCH = 4
+
+
+_ERRORS = {
+    Code.NOT_FOUND: (NotFound, "Task {name} does not exist in queue {queue}"),
+    Code.TASK_EXISTS: (Conflict, "Task name {name} is already taken in queue {queue}"),
+    Code.LEASE_EXPIRED: (FailedPrecondition, "The lease on task {name} has expired (or it is not leased)"),
+    Code.LEASE_MISMATCH: (FailedPrecondition,
+                          "The lease on task {name} has expired: the task is now held by another lease"),
+}
+
+
+def _raise_for(code: int, keys: QueueKeys, name: str):
+    error, message = _ERRORS[Code(code)]
+    raise error(message.format(name=name, queue=keys.queue))
+
+
+@dataclass(frozen=True)
+class Task:
+    """A task as stored; `urlsafe` remembers the producer's base64 alphabet."""
+
+    name: str
+    enqueue_usec: int
+    lease_usec: int
+    retry_count: int
+    urlsafe: bool
+    tag: bytes
+    payload: bytes | None
+
+    @classmethod
+    def from_reply(cls, reply) -> "Task":
+        name, enq, lease, rc, alphabet, tag, payload = reply
+        return cls(name=name.decode("utf-8"), enqueue_usec=int(enq), lease_usec=int(lease),
+                   retry_count=int(rc), urlsafe=alphabet == b"u", tag=tag, payload=payload)
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    total_tasks: int
+    oldest_task_usec: int
+    leased_last_minute: int
+    leased_last_hour: int
+    available: int
+    dead_lettered: int
+
+
+@dataclass(frozen=True)
+class LeaseResult:
+    tasks: list
+    dead_lettered: int
+
+
+class TaskStore:
+    """Tasks of App Engine pull queues in Redis. Every method is atomic.
+
+    Raises NotFound, Conflict or FailedPrecondition as documented per method; Redis
+    connection errors propagate (the engine answers 503).
+    """
+
+    def __init__(self, client):
+        self._redis = client
+        self._scripts = Scripts(client, LUA_DIR)
+        self._registered = set()
+
+    @staticmethod
+    def keys(project: str, queue: str) -> QueueKeys:
+        return QueueKeys(project, queue)
+
+    def _register(self, keys: QueueKeys):
+        """Remember the queue in the registry once per process (a second round trip only then)."""
+        entry = f"{keys.project}/{keys.queue}"
+        if entry not in self._registered:
+            self._redis.sadd(REGISTRY, entry)
+            self._registered.add(entry)
+
+    def insert(self, keys: QueueKeys, name: str, payload: bytes, *, tag: bytes = b"",
+               eta_usec: int = 0, urlsafe: bool = False) -> Task:
+        """Add a task; `eta_usec` > 0 delays it until then. Raises Conflict if `name` is taken."""
+        self._register(keys)
+        reply = self._scripts.run(
+            "insert", [keys.tasks, keys.payloads, keys.eta, keys.enqueued],
+            [keys.base, name, payload, eta_usec, "u" if urlsafe else "s", tag])
+        if reply[0] != Code.OK:
+            _raise_for(reply[0], keys, name)
+        task = Task.from_reply(reply[1])
+        return Task(**{**task.__dict__, "payload": payload})
+
+    def get(self, keys: QueueKeys, name: str) -> Task:
+        """One task with its payload. Raises NotFound."""
+        reply = self._scripts.run("get", [keys.tasks, keys.payloads], [name])
+        if reply[0] != Code.OK:
+            _raise_for(reply[0], keys, name)
+        return Task.from_reply(reply[1])
+
+    def delete(self, keys: QueueKeys, name: str) -> None:
+        """Remove a task whatever its lease. Raises NotFound."""
+        reply = self._scripts.run(
+            "delete", [keys.tasks, keys.payloads, keys.eta, keys.enqueued, keys.dead], [keys.base, name])
+        if reply[0] != Code.OK:
+            _raise_for(reply[0], keys, name)
+
+    def list(self, keys: QueueKeys, limit: int) -> list:
+        """Up to `limit` live tasks in enqueue order, without payloads."""
+        return [Task.from_reply(r) for r in self._scripts.run("list", [keys.tasks, keys.enqueued], [limit])]
+
+    def lease(self, keys: QueueKeys, count: int, lease_secs: int, *, tag: bytes | None = None,
+              first_tag: bool = False, max_leases: int = 0) -> LeaseResult:
+        """Lease up to `count` available tasks for `lease_secs` seconds.
+
+        `tag` restricts to that tag; `first_tag` to the tag of the first available task.
+        Tasks already leased `max_leases` times (0: no limit) are set aside as dead letters.
+        """
+        mode = "tag" if tag is not None else ("first-tag" if first_tag else "any")
+        dead, replies = self._scripts.run(
+            "lease", [keys.tasks, keys.payloads, keys.eta, keys.enqueued, keys.dead, keys.stats],
+            [keys.base, count, lease_secs * 1_000_000, mode, tag or b"", max_leases])
+        return LeaseResult(tasks=[Task.from_reply(r) for r in replies], dead_lettered=int(dead))
+
+    def renew(self, keys: QueueKeys, name: str, lease_secs: int, *,
+              expected_lease_usec: int | None = None) -> Task:
+        """Set a leased task's lease to now + `lease_secs` (0 releases it at once).
+
+        With `expected_lease_usec`, the caller must hold the current lease. Raises NotFound,
+        or FailedPrecondition when the lease has run out or belongs to another lease.
+        """
+        expected = "" if expected_lease_usec is None else str(expected_lease_usec)
+        reply = self._scripts.run("renew", [keys.tasks, keys.payloads, keys.eta],
+                                  [keys.base, name, lease_secs * 1_000_000, expected])
+        if reply[0] != Code.OK:
+            _raise_for(reply[0], keys, name)
+        return Task.from_reply(reply[1])
+
+    def stats(self, keys: QueueKeys) -> QueueStats:
+        """Counts of the queue now; lease counts cover the last 60 s and the last 60 minutes."""
+        reply = self._scripts.run("stats", [keys.eta, keys.enqueued, keys.stats, keys.dead], [])
+        return QueueStats(*(int(x) for x in reply))

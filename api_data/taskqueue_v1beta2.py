@@ -1,0 +1,231 @@
+"""Google App Engine TaskQueue REST API v1beta2 (pull queues), behaving as Google's did.
+
+Handlers get checked, typed arguments from the engine and return JSON-able dicts. The
+rules this API adds beyond the document's types live here, one named function per rule.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import secrets
+from dataclasses import dataclass
+
+from queueservice.errors import InvalidArgument, PayloadTooLarge, RequiredArgument
+
+from api_data.taskqueue.queues import QueueCatalog, QueueConfig
+from api_data.taskqueue.store import Task, TaskStore
+
+MAX_PAYLOAD_BYTES = 1024 * 1024
+MAX_TAG_BYTES = 500
+MAX_LIST_TASKS = 1000
+#: Larger ETAs would lose precision as sorted-set scores (doubles).
+MAX_TIMESTAMP_USEC = 2**53 - 1
+
+_PROJECT = re.compile(r"(?:[a-z]~)?([A-Za-z0-9][A-Za-z0-9.:_-]{0,99})")
+_QUEUE = re.compile(r"[a-zA-Z0-9-]{1,100}")
+_TASK = re.compile(r"[a-zA-Z0-9_-]{1,500}")
+_QUEUE_PATH = re.compile(r"projects/[^/]+/taskqueues/([^/]+)")
+
+
+@dataclass
+class Backend:
+    store: TaskStore
+    queues: QueueCatalog
+
+
+def create_backend(context) -> Backend:
+    settings = context.settings
+    return Backend(store=TaskStore(context.redis),
+                   queues=QueueCatalog.from_file(settings.queue_config, settings.default_max_leases))
+
+
+# --- rules -------------------------------------------------------------------------------
+
+def project_id(project: str) -> str:
+    """`s~app`, `b~app` and `app` are one project: the partition prefix is dropped."""
+    match = _PROJECT.fullmatch(project)
+    if not match:
+        raise InvalidArgument(f"Invalid project id '{_shown(project)}'", location="project")
+    return match.group(1)
+
+
+def queue_config(backend: Backend, name: str) -> QueueConfig:
+    """Queue names follow App Engine's rule; the catalog decides whether the queue exists."""
+    if not _QUEUE.fullmatch(name):
+        raise InvalidArgument(f"Invalid queue name '{_shown(name)}': use 1-100 letters, digits "
+                              "and hyphens", location="taskqueue")
+    return backend.queues.resolve(name)
+
+
+def task_name(name: str, location: str = "task") -> str:
+    if not _TASK.fullmatch(name):
+        raise InvalidArgument(f"Invalid task name '{_shown(name)}': use 1-500 letters, digits, "
+                              "hyphens and underscores", location=location)
+    return name
+
+
+def tag_bytes(tag: str | None, location: str = "tag") -> bytes:
+    if tag is None:
+        return b""
+    data = tag.encode("utf-8", "surrogatepass")
+    if len(data) > MAX_TAG_BYTES:
+        raise InvalidArgument(f"Tag is {len(data)} bytes; at most {MAX_TAG_BYTES} are allowed",
+                              location=location)
+    try:
+        tag.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidArgument("Tag is not valid Unicode", location=location) from None
+    return data
+
+
+def decode_payload(text: str | None) -> tuple:
+    """Base64 in either alphabet, padding optional, whitespace ignored -> (bytes, urlsafe)."""
+    if text is None:
+        raise RequiredArgument("Required field: payloadBase64", location="payloadBase64")
+    if len(text) > (MAX_PAYLOAD_BYTES * 4) // 3 * 11 // 10 + 1024:
+        raise PayloadTooLarge(f"Task payload is larger than {MAX_PAYLOAD_BYTES} bytes")
+    compact = re.sub(r"\s+", "", text)
+    urlsafe = "-" in compact or "_" in compact
+    if urlsafe and ("+" in compact or "/" in compact):
+        raise InvalidArgument("payloadBase64 mixes the standard and URL-safe base64 alphabets",
+                              location="payloadBase64")
+    standard = compact.translate(str.maketrans("-_", "+/")) if urlsafe else compact
+    standard += "=" * (-len(standard) % 4)
+    try:
+        payload = base64.b64decode(standard, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidArgument("payloadBase64 is not valid base64", location="payloadBase64") from None
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise PayloadTooLarge(f"Task payload is {len(payload)} bytes; at most {MAX_PAYLOAD_BYTES} "
+                              "are allowed")
+    return payload, urlsafe
+
+
+def eta_usec(value: int | None) -> int:
+    """leaseTimestamp on insert: when the task first becomes available (µs since the epoch)."""
+    if value is None or value == 0:
+        return 0
+    if not 0 < value <= MAX_TIMESTAMP_USEC:
+        raise InvalidArgument(f"leaseTimestamp {value} is out of range: give microseconds since "
+                              "the epoch", location="leaseTimestamp")
+    return value
+
+
+def same_queue(body: dict, queue: str) -> None:
+    """A body's queueName, when given, names the queue of the URL (short or long form)."""
+    given = body.get("queueName")
+    if given in (None, ""):
+        return
+    match = _QUEUE_PATH.fullmatch(given)
+    if (match.group(1) if match else given) != queue:
+        raise InvalidArgument(f"queueName '{_shown(given)}' does not match the queue {queue} of the "
+                              "request", location="queueName")
+
+
+def tag_filter(group_by_tag: bool | None, tag: str | None) -> tuple:
+    """(tag bytes or None, first_tag): `tag` needs groupByTag, as in App Engine."""
+    if tag is not None and not group_by_tag:
+        raise InvalidArgument("Tag specified, but groupByTag was not", location="tag")
+    if group_by_tag:
+        return (tag_bytes(tag), False) if tag is not None else (None, True)
+    return None, False
+
+
+def _shown(value: str) -> str:
+    return value if len(value) <= 64 else value[:61] + "..."
+
+
+def _keys(backend: Backend, project: str, taskqueue: str):
+    queue_config(backend, taskqueue)
+    return backend.store.keys(project_id(project), taskqueue)
+
+
+# --- answers -----------------------------------------------------------------------------
+
+def task_json(task: Task, queue: str, *, payload: bool = True) -> dict:
+    out = {"kind": "taskqueues#task", "id": task.name, "queueName": queue}
+    if payload and task.payload is not None:
+        encode = base64.urlsafe_b64encode if task.urlsafe else base64.b64encode
+        out["payloadBase64"] = encode(task.payload).decode("ascii")
+    out["enqueueTimestamp"] = task.enqueue_usec
+    out["leaseTimestamp"] = task.lease_usec
+    out["retry_count"] = task.retry_count
+    if task.tag:
+        out["tag"] = task.tag.decode("utf-8", "replace")
+    return out
+
+
+# --- methods -----------------------------------------------------------------------------
+
+def taskqueues_get(backend, project, taskqueue, get_stats=None):
+    config = queue_config(backend, taskqueue)
+    keys = backend.store.keys(project_id(project), taskqueue)
+    out = {"kind": "taskqueues#taskqueue", "id": taskqueue}
+    if config.max_leases:
+        out["maxLeases"] = config.max_leases
+    out["acl"] = config.acl
+    if get_stats:
+        stats = backend.store.stats(keys)
+        out["stats"] = {"totalTasks": stats.total_tasks, "oldestTask": stats.oldest_task_usec,
+                        "leasedLastMinute": stats.leased_last_minute,
+                        "leasedLastHour": stats.leased_last_hour}
+    return out
+
+
+def tasks_insert(backend, project, taskqueue, body):
+    keys = _keys(backend, project, taskqueue)
+    same_queue(body, taskqueue)
+    name = body.get("id")
+    name = task_name(name, "id") if name not in (None, "") else secrets.token_hex(16)
+    payload, urlsafe = decode_payload(body.get("payloadBase64"))
+    task = backend.store.insert(keys, name, payload, tag=tag_bytes(body.get("tag")),
+                                eta_usec=eta_usec(body.get("leaseTimestamp")), urlsafe=urlsafe)
+    return task_json(task, taskqueue)
+
+
+def tasks_get(backend, project, taskqueue, task):
+    keys = _keys(backend, project, taskqueue)
+    return task_json(backend.store.get(keys, task_name(task)), taskqueue)
+
+
+def tasks_delete(backend, project, taskqueue, task):
+    keys = _keys(backend, project, taskqueue)
+    backend.store.delete(keys, task_name(task))
+    return None
+
+
+def tasks_list(backend, project, taskqueue):
+    keys = _keys(backend, project, taskqueue)
+    tasks = backend.store.list(keys, MAX_LIST_TASKS)
+    return {"kind": "taskqueues#tasks", "items": [task_json(t, taskqueue, payload=False) for t in tasks]}
+
+
+def tasks_lease(backend, project, taskqueue, num_tasks, lease_secs, group_by_tag=None, tag=None):
+    config = queue_config(backend, taskqueue)
+    keys = backend.store.keys(project_id(project), taskqueue)
+    only_tag, first_tag = tag_filter(group_by_tag, tag)
+    result = backend.store.lease(keys, num_tasks, lease_secs, tag=only_tag, first_tag=first_tag,
+                                 max_leases=config.max_leases)
+    return {"kind": "taskqueue#tasks", "items": [task_json(t, taskqueue) for t in result.tasks]}
+
+
+def _change_lease(backend, project, taskqueue, task, new_lease_seconds, body):
+    keys = _keys(backend, project, taskqueue)
+    same_queue(body, taskqueue)
+    name = task_name(task)
+    if body.get("id") not in (None, "", name):
+        raise InvalidArgument(f"Body id '{_shown(str(body['id']))}' does not match the task {name} "
+                              "of the request", location="id")
+    expected = body.get("leaseTimestamp") or None
+    renewed = backend.store.renew(keys, name, new_lease_seconds, expected_lease_usec=expected)
+    return task_json(renewed, taskqueue)
+
+
+def tasks_update(backend, project, taskqueue, task, new_lease_seconds, body):
+    return _change_lease(backend, project, taskqueue, task, new_lease_seconds, body)
+
+
+def tasks_patch(backend, project, taskqueue, task, new_lease_seconds, body):
+    return _change_lease(backend, project, taskqueue, task, new_lease_seconds, body)

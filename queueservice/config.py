@@ -1,0 +1,77 @@
+"""Every setting of the service, read from the environment in one place (mirrored in the README)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _int(env, name, default):
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"queueservice: {name} must be a whole number, not {raw!r}") from None
+
+
+def _float(env, name, default):
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SystemExit(f"queueservice: {name} must be a number, not {raw!r}") from None
+
+
+def _bool(env, name, default):
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The service's settings; `from_env` is the only place the environment is read."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    redis_url: str | None = None
+    redis_cluster: bool = False
+    redis_timeout_secs: float = 2.0
+    api_data_dir: Path = REPO_ROOT / "api_data"
+    queue_config: str | None = None
+    default_max_leases: int = 0
+    max_request_bytes: int = 32 * 1024 * 1024
+    log_level: str = "INFO"
+    web_concurrency: int = 2
+    threads: int = 8
+
+    @property
+    def embedded(self) -> bool:
+        """True when no Redis is configured and the in-process store is used."""
+        return not self.redis_url
+
+    @classmethod
+    def from_env(cls, env=None) -> "Settings":
+        env = os.environ if env is None else env
+        return cls(
+            host=env.get("HOST") or "127.0.0.1",
+            port=_int(env, "PORT", 8080),
+            redis_url=env.get("REDIS_URL") or None,
+            redis_cluster=_bool(env, "REDIS_CLUSTER", False),
+            redis_timeout_secs=_float(env, "REDIS_TIMEOUT_SECS", 2.0),
+            api_data_dir=Path(env.get("API_DATA_DIR") or REPO_ROOT / "api_data"),
+            queue_config=env.get("QUEUE_CONFIG") or None,
+            default_max_leases=_int(env, "DEFAULT_MAX_LEASES", 0),
+            max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 32 * 1024 * 1024),
+            log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+            web_concurrency=_int(env, "WEB_CONCURRENCY", 2),
+            threads=_int(env, "THREADS", 8),
+        )

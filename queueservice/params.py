@@ -1,0 +1,89 @@
+"""Checks and converts parameter values to the types their discovery document gives them."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from .errors import InvalidArgument, RequiredArgument
+
+_INT_RANGES = {
+    "int32": (-(2**31), 2**31 - 1),
+    "uint32": (0, 2**32 - 1),
+    "int64": (-(2**63), 2**63 - 1),
+    "uint64": (0, 2**64 - 1),
+}
+_INTEGER = re.compile(r"^[+-]?\d{1,20}$")
+
+
+def _invalid(name, value, why, location_type="parameter"):
+    shown = value if len(value) <= 64 else value[:61] + "..."
+    return InvalidArgument(f"Invalid value '{shown}' for {name}: {why}",
+                           location=name, location_type=location_type)
+
+
+@lru_cache(maxsize=256)
+def _compiled(pattern: str):
+    return re.compile(pattern)
+
+
+def convert(param, raw: str, *, location_type: str = "parameter"):
+    """Convert one raw string to the parameter's type, or raise InvalidArgument."""
+    name = param.name
+    if param.enum is not None and raw not in param.enum:
+        raise _invalid(name, raw, f"must be one of {', '.join(param.enum)}", location_type)
+    kind, fmt = param.type, param.format
+    if kind == "boolean":
+        lowered = raw.lower()
+        if lowered not in ("true", "false"):
+            raise _invalid(name, raw, "must be true or false", location_type)
+        value = lowered == "true"
+    elif kind == "integer" or (kind == "string" and fmt in ("int64", "uint64")):
+        if not _INTEGER.match(raw):
+            raise _invalid(name, raw, "must be a whole number", location_type)
+        value = int(raw)
+        low, high = _INT_RANGES.get(fmt or "int32", _INT_RANGES["int32"])
+        if not low <= value <= high:
+            raise _invalid(name, raw, f"out of range for {fmt or 'int32'}", location_type)
+    elif kind == "number":
+        try:
+            value = float(raw)
+        except ValueError:
+            raise _invalid(name, raw, "must be a number", location_type) from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise _invalid(name, raw, "must be a finite number", location_type)
+    else:
+        value = raw
+        if param.pattern and not _compiled(param.pattern).fullmatch(raw):
+            raise _invalid(name, raw, f"must match {param.pattern}", location_type)
+    if param.minimum is not None and value < float(param.minimum):
+        raise _invalid(name, raw, f"must be at least {param.minimum}", location_type)
+    if param.maximum is not None and value > float(param.maximum):
+        raise _invalid(name, raw, f"must be at most {param.maximum}", location_type)
+    return value
+
+
+def check(parameters: dict, path_values: dict, query) -> dict:
+    """Check every parameter of a method; returns {name: typed value} for those given.
+
+    `query` is a werkzeug MultiDict. Defaults from the document fill optional parameters
+    that are absent, so handlers see what the document promises.
+    """
+    values = {}
+    for name, param in parameters.items():
+        if param.location == "path":
+            raws = [path_values[name]] if name in path_values else []
+        else:
+            raws = query.getlist(name)
+        if not raws:
+            if param.required:
+                raise RequiredArgument(f"Required parameter: {name}", location=name)
+            if param.default is not None:
+                values[name] = convert(param, param.default)
+            continue
+        if len(raws) > 1 and not param.repeated:
+            raise InvalidArgument(f"Parameter {name} was given {len(raws)} times; it takes one value",
+                                  location=name, location_type="parameter")
+        converted = [convert(param, raw) for raw in raws]
+        values[name] = converted if param.repeated else converted[0]
+    return values

@@ -1,0 +1,31 @@
+"""Lua scripts kept as `.lua` files, registered once per client and called by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class Scripts:
+    """Every `*.lua` in a folder, registered with one Redis client (EVALSHA, loaded on demand).
+
+    Files whose names start with `_` are preludes of shared helpers, prepended to each script.
+    """
+
+    def __init__(self, client, folder: Path):
+        self._client = client
+        self._scripts = {}
+        paths = sorted(Path(folder).glob("*.lua"))
+        prelude = "".join(p.read_text(encoding="utf-8") + "\n" for p in paths if p.name.startswith("_"))
+        for path in paths:
+            if not path.name.startswith("_"):
+                source = prelude + path.read_text(encoding="utf-8")
+                self._scripts[path.stem] = client.register_script(source)
+        if not self._scripts:
+            raise FileNotFoundError(f"no Lua scripts in {folder}")
+
+    def names(self):
+        return sorted(self._scripts)
+
+    def run(self, name: str, keys, args):
+        """Run script `name` with KEYS and ARGV; one round trip (EVALSHA)."""
+        return self._scripts[name](keys=list(keys), args=list(args))
