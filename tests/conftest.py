@@ -1,0 +1,77 @@
+"""Shared fixtures: a real redis-server and fakeredis for every store test, apps, clients."""
+
+from __future__ import annotations
+
+import uuid
+
+import fakeredis
+import pytest
+import redis
+
+from queueservice.app import create_app
+from queueservice.config import Settings
+
+from .flask_http import FlaskHttp
+from .servers import GunicornServer, RedisServer
+
+STORES = ["redis", "fakeredis"]
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=STORES)
+def redis_client(request):
+    """A clean store: a real redis-server (flushed) or a fresh fakeredis server."""
+    if request.param == "redis":
+        server = request.getfixturevalue("redis_server")
+        client = redis.Redis.from_url(server.url)
+        client.flushall()
+        yield client
+        client.close()
+    else:
+        yield fakeredis.FakeRedis(server=fakeredis.FakeServer())
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return Settings(redis_url="redis://unused", log_level="WARNING")
+
+
+@pytest.fixture
+def app(redis_client, settings):
+    return create_app(settings, redis_client=redis_client)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def queue():
+    """A queue name of this test's own."""
+    return "q-" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def api(app):
+    """googleapiclient built from our discovery document, talking to the in-process app."""
+    from googleapiclient.discovery import build
+
+    http = FlaskHttp(app)
+    return build("taskqueue", "v1beta2", http=http, static_discovery=False,
+                 discoveryServiceUrl="http://localhost/discovery/v1/apis/{api}/{apiVersion}/rest")
+
+
+@pytest.fixture(scope="session")
+def gunicorn_server(redis_server):
+    """The production command on a real Redis, two workers."""
+    server = GunicornServer({"REDIS_URL": redis_server.url.replace("/0", "/1"),
+                             "WEB_CONCURRENCY": "2", "LOG_LEVEL": "WARNING"}).start()
+    yield server
+    server.stop()

@@ -1,0 +1,52 @@
+"""Small helpers shared by the API tests."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from googleapiclient.errors import HttpError
+
+PROJECT = "s~test-app"
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def insert(api, queue, payload=b"payload", project=PROJECT, **fields):
+    body = {"queueName": queue, "payloadBase64": b64(payload), **fields}
+    return api.tasks().insert(project=project, taskqueue=queue, body=body).execute()
+
+
+def lease(api, queue, num=10, secs=60, project=PROJECT, **kw):
+    return api.tasks().lease(project=project, taskqueue=queue, numTasks=num, leaseSecs=secs,
+                             **kw).execute().get("items", [])
+
+
+def error_of(exc: HttpError) -> dict:
+    return json.loads(exc.content)["error"]
+
+
+def expect_error(call, status: int, reason: str, message_part: str = ""):
+    """Run a googleapiclient request; assert Google's error format, status, reason, message."""
+    with pytest.raises(HttpError) as info:
+        call.execute()
+    error = error_of(info.value)
+    assert info.value.resp.status == status
+    assert error["code"] == status
+    assert error["errors"][0]["reason"] == reason
+    assert error["errors"][0]["domain"] == "global"
+    assert message_part in error["message"]
+    return error
+
+
+def expect_json_error(response, status: int, reason: str, message_part: str = ""):
+    """The same for a raw HTTP response (Flask test client or requests)."""
+    assert response.status_code == status, response.get_data(as_text=True) if hasattr(response, "get_data") else response.text
+    body = response.get_json() if hasattr(response, "get_json") else response.json()
+    assert body["error"]["code"] == status
+    assert body["error"]["errors"][0]["reason"] == reason
+    assert message_part in body["error"]["message"]
+    return body["error"]

@@ -1,0 +1,110 @@
+"""Real servers for the tests: redis-server and gunicorn, each on a free port of its own."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import redis
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(check, timeout=15.0, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:  # noqa: BLE001 - the thing we wait for is not up yet
+            pass
+        time.sleep(interval)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+class RedisServer:
+    """A redis-server process owned by the tests (optionally with an append-only file)."""
+
+    def __init__(self, *, appendonly=False, port=None, extra=()):
+        binary = shutil.which("redis-server")
+        if not binary:
+            raise RuntimeError("redis-server is not installed: run `apt-get install -y redis-server` "
+                               "(bash .ci/run does)")
+        self.port = port or free_port()
+        self.dir = tempfile.mkdtemp(prefix="qs-redis-")
+        self.args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
+                     "--save", "", "--appendonly", "yes" if appendonly else "no",
+                     "--appendfsync", "always", *extra]
+        self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: redis.Redis(port=self.port, socket_timeout=0.5).ping(), what="redis-server")
+        return self
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(10)
+
+    def stop(self):
+        self.kill(signal.SIGTERM)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class GunicornServer:
+    """The production command, exactly as Dockerfile-local runs it, on a free port."""
+
+    COMMAND = ["gunicorn", "-c", "gunicorn.conf.py", "queueservice.wsgi:app"]
+
+    def __init__(self, env: dict, port=None):
+        self.port = port or free_port()
+        self.env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(self.port), **env}
+        self.proc = None
+        self.log = tempfile.NamedTemporaryFile(prefix="qs-gunicorn-", suffix=".log", delete=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, wait_healthy=True):
+        binary = Path(sys.executable).with_name("gunicorn")
+        command = [str(binary) if binary.exists() else self.COMMAND[0], *self.COMMAND[1:]]
+        self.proc = subprocess.Popen(command, cwd=REPO, env=self.env, stdout=self.log, stderr=self.log)
+        check = (lambda: urllib.request.urlopen(self.url + "/healthz", timeout=1).status == 200) \
+            if wait_healthy else (lambda: socket.create_connection(("127.0.0.1", self.port), 0.5))
+        try:
+            wait_until(check, timeout=30, what="gunicorn")
+        except TimeoutError:
+            self.stop()
+            raise RuntimeError("gunicorn did not start:\n" + Path(self.log.name).read_text())
+        return self
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(30)
+
+    def stop(self):
+        self.kill(signal.SIGTERM)
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text()

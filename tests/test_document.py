@@ -1,0 +1,96 @@
+"""Our taskqueue_v1beta2.api describes the same API as Google's final discovery document."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from queueservice.apis import import_module, resolve_handlers
+from queueservice.discovery import load_document
+
+REPO = Path(__file__).resolve().parent.parent
+OURS = REPO / "api_data" / "taskqueue_v1beta2.api"
+GOOGLE = REPO.parent / "shared" / "reference" / "taskqueue_v1beta2.discovery.json"
+
+
+def _methods(doc):
+    out = {}
+
+    def walk(resources):
+        for resource in resources.values():
+            for method in resource.get("methods", {}).values():
+                out[method["id"]] = method
+            walk(resource.get("resources", {}))
+
+    walk(doc["resources"])
+    return out
+
+
+@pytest.fixture(scope="module")
+def ours():
+    return json.loads(OURS.read_text())
+
+
+@pytest.fixture(scope="module")
+def google():
+    if not GOOGLE.exists():
+        pytest.fail(f"Google's discovery document is expected at {GOOGLE}")
+    return json.loads(GOOGLE.read_text())
+
+
+@pytest.mark.parametrize("key", ["id", "name", "version", "servicePath", "basePath", "batchPath", "protocol"])
+def test_identity_matches(ours, google, key):
+    assert ours[key] == google[key]
+
+
+def test_same_method_ids(ours, google):
+    assert set(_methods(ours)) == set(_methods(google))
+
+
+def test_methods_have_same_paths_verbs_parameters_and_bodies(ours, google):
+    mine, theirs = _methods(ours), _methods(google)
+    for method_id, g in theirs.items():
+        m = mine[method_id]
+        assert (m["path"], m["httpMethod"]) == (g["path"], g["httpMethod"]), method_id
+        assert m.get("parameterOrder") == g.get("parameterOrder"), method_id
+        assert m.get("request") == g.get("request") and m.get("response") == g.get("response"), method_id
+        assert set(m["parameters"]) == set(g["parameters"]), method_id
+        for name, gp in g["parameters"].items():
+            mp = m["parameters"][name]
+            for key in ("type", "format", "location", "required", "repeated", "enum"):
+                assert mp.get(key) == gp.get(key), (method_id, name, key)
+
+
+def test_same_global_parameters(ours, google):
+    assert set(ours["parameters"]) == set(google["parameters"])
+    for name, gp in google["parameters"].items():
+        for key in ("type", "location", "enum", "default"):
+            assert ours["parameters"][name].get(key) == gp.get(key), name
+
+
+def test_same_schemas(ours, google):
+    def shape(schema):
+        if isinstance(schema, dict):
+            return {k: shape(v) for k, v in schema.items() if k != "description"}
+        return schema
+
+    assert shape(ours["schemas"]) == shape(google["schemas"])
+
+
+def test_no_auth_scopes(ours):
+    assert "auth" not in ours
+    assert all("scopes" not in m for m in _methods(ours).values())
+
+
+def test_descriptions_are_our_own_wording(ours, google):
+    mine, theirs = _methods(ours), _methods(google)
+    same = [i for i in theirs if mine[i].get("description") == theirs[i].get("description")]
+    assert same == []
+
+
+def test_module_implements_exactly_the_document():
+    doc = load_document(OURS)
+    handlers = resolve_handlers(doc, import_module(doc))
+    assert set(handlers) == {m.id for m in doc.methods}

@@ -1,0 +1,139 @@
+"""The pull-queue store on a real redis-server and on fakeredis: atomic verbs and key layout."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from api_data.taskqueue.keys import REGISTRY, QueueKeys, member
+from api_data.taskqueue.store import TaskStore
+from queueservice.errors import Conflict, FailedPrecondition, NotFound
+
+
+@pytest.fixture
+def store(redis_client):
+    return TaskStore(redis_client)
+
+
+@pytest.fixture
+def keys():
+    return QueueKeys("app", "q")
+
+
+def test_key_layout_is_pinned(redis_client, store, keys):
+    store.insert(keys, "t1", b"p", tag=b"red")
+    store.insert(keys, "t2", b"p")
+    store.lease(keys, 1, 60)
+    assert sorted(k.decode() for k in redis_client.keys("*")) == sorted([
+        "qs:{app/q}:tasks", "qs:{app/q}:payloads", "qs:{app/q}:eta", "qs:{app/q}:enq",
+        "qs:{app/q}:tag:red", "qs:{app/q}:notag", "qs:{app/q}:stats", REGISTRY])
+    assert redis_client.hget(keys.payloads, "t1") == b"p"
+    meta = redis_client.hget(keys.tasks, "t1").decode()
+    enq, lease, rc, alphabet, tag = meta.split(",", 4)
+    assert (rc, alphabet, tag) == ("1", "s", "red")
+    assert redis_client.zscore(keys.eta, member(int(enq), "t1")) == int(lease)
+
+
+def test_all_keys_of_a_queue_share_one_hash_tag(keys):
+    names = [keys.tasks, keys.payloads, keys.eta, keys.enqueued, keys.dead, keys.stats,
+             keys.tag(b"x"), keys.tag(b"")]
+    assert {n[n.index("{"):n.index("}") + 1] for n in names} == {"{app/q}"}
+
+
+def test_insert_then_get(store, keys):
+    store.insert(keys, "a", b"\x00\xff", tag=b"t", urlsafe=True)
+    task = store.get(keys, "a")
+    assert (task.payload, task.tag, task.urlsafe, task.retry_count, task.lease_usec) == (b"\x00\xff", b"t", True, 0, 0)
+
+
+def test_insert_of_a_taken_name_raises_conflict(store, keys):
+    store.insert(keys, "a", b"")
+    with pytest.raises(Conflict):
+        store.insert(keys, "a", b"")
+
+
+def test_get_and_delete_of_unknown_raise_not_found(store, keys):
+    with pytest.raises(NotFound):
+        store.get(keys, "x")
+    with pytest.raises(NotFound):
+        store.delete(keys, "x")
+
+
+def test_enqueue_times_come_from_the_redis_clock(store, keys, redis_client):
+    seconds, micros = redis_client.time()
+    task = store.insert(keys, "a", b"")
+    assert 0 <= task.enqueue_usec - (seconds * 1_000_000 + micros) < 5_000_000
+
+
+def test_lease_increments_retry_count_and_sets_lease_end(store, keys):
+    store.insert(keys, "a", b"x")
+    (task,) = store.lease(keys, 5, 30).tasks
+    assert task.retry_count == 1
+    assert task.payload == b"x"
+    assert task.lease_usec - task.enqueue_usec >= 30_000_000
+
+
+def test_zero_second_lease_hands_each_task_once(store, keys):
+    for name in "abc":
+        store.insert(keys, name, b"")
+    assert [t.name for t in store.lease(keys, 10, 0).tasks] == ["a", "b", "c"]
+
+
+def test_dead_letters_after_max_leases(store, keys, redis_client):
+    store.insert(keys, "a", b"")
+    store.insert(keys, "b", b"")
+    assert len(store.lease(keys, 1, 0, max_leases=1).tasks) == 1
+    result = store.lease(keys, 5, 0, max_leases=1)
+    assert [t.name for t in result.tasks] == ["b"]
+    assert result.dead_lettered == 1
+    assert redis_client.zcard(keys.dead) == 1
+    stats = store.stats(keys)
+    assert (stats.total_tasks, stats.dead_lettered) == (1, 1)
+    assert store.get(keys, "a").retry_count == 1
+
+
+def test_renew_checks_the_callers_lease(store, keys):
+    store.insert(keys, "a", b"")
+    (task,) = store.lease(keys, 1, 60).tasks
+    with pytest.raises(FailedPrecondition):
+        store.renew(keys, "a", 10, expected_lease_usec=task.lease_usec + 1)
+    renewed = store.renew(keys, "a", 0, expected_lease_usec=task.lease_usec)
+    assert renewed.lease_usec <= task.lease_usec
+    with pytest.raises(FailedPrecondition):
+        store.renew(keys, "a", 10)
+
+
+def test_stats_windows_are_bounded(store, keys, redis_client):
+    store.insert(keys, "a", b"")
+    for _ in range(5):
+        store.lease(keys, 1, 0)
+    assert redis_client.hlen(keys.stats) <= 120
+    assert 0 < redis_client.pttl(keys.stats) <= 3_660_000
+    assert store.stats(keys).leased_last_minute == 5
+
+
+def test_deleting_every_task_leaves_only_queue_level_keys(store, keys, redis_client):
+    for i in range(20):
+        store.insert(keys, f"t{i}", b"x" * 100, tag=b"tag%d" % (i % 3))
+    store.lease(keys, 10, 60)
+    for i in range(20):
+        store.delete(keys, f"t{i}")
+    left = {k.decode() for k in redis_client.keys("*")}
+    assert left == {REGISTRY, keys.stats}
+
+
+def test_queues_do_not_see_each_others_tasks(store):
+    one, two = QueueKeys("app", "one"), QueueKeys("other", "one")
+    store.insert(one, "a", b"")
+    with pytest.raises(NotFound):
+        store.get(two, "a")
+    assert store.lease(two, 10, 60).tasks == []
+
+
+def test_an_expired_lease_makes_the_task_available_again(store, keys):
+    store.insert(keys, "a", b"")
+    store.lease(keys, 1, 1)
+    assert store.lease(keys, 1, 1).tasks == []
+    time.sleep(1.05)
+    assert [t.retry_count for t in store.lease(keys, 1, 1).tasks] == [2]
