@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -16,6 +19,24 @@ UNAVAILABLE_ERRORS = (RedisConnectionError, RedisTimeoutError, redis.exceptions.
                       redis.exceptions.ReadOnlyError, redis.exceptions.MasterDownError)
 
 
+class SafeConnection(redis.Connection):
+    """A connection that heals after a Redis restart without ever running a command twice.
+
+    Commands are not retried (a script may have run before the connection broke, and
+    running insert or lease again would not be the same). Only the health-check PING,
+    sent before a command on a connection idle for a second, is retried once on a fresh
+    socket, so a connection left stale by a restart is replaced before it is used.
+    """
+
+    def check_health(self):
+        if self.health_check_interval and time.monotonic() > self.next_health_check:
+            try:
+                self._send_ping()
+            except UNAVAILABLE_ERRORS[:2]:
+                self.disconnect()
+                self._send_ping()
+
+
 def connect(settings):
     """A Redis client for `settings`; bounded timeouts so a lost Redis answers 503 quickly."""
     if settings.embedded:
@@ -25,14 +46,16 @@ def connect(settings):
                     "(one process, lost on exit)")
         return fakeredis.FakeRedis(server=fakeredis.FakeServer())
     timeouts = dict(socket_timeout=settings.redis_timeout_secs,
-                    socket_connect_timeout=settings.redis_timeout_secs)
+                    socket_connect_timeout=settings.redis_timeout_secs,
+                    retry=Retry(NoBackoff(), 0))
     if settings.redis_cluster:
         from redis.cluster import RedisCluster
 
         log.info("using Redis Cluster at %s", _safe(settings.redis_url))
         return RedisCluster.from_url(settings.redis_url, **timeouts)
     log.info("using Redis at %s", _safe(settings.redis_url))
-    return redis.Redis.from_url(settings.redis_url, health_check_interval=10, **timeouts)
+    return redis.Redis.from_url(settings.redis_url, connection_class=SafeConnection,
+                                health_check_interval=1, **timeouts)
 
 
 def _safe(url: str) -> str:

@@ -12,9 +12,9 @@ from queueservice.app import create_app
 from queueservice.config import Settings
 
 from .flask_http import FlaskHttp
-from .servers import GunicornServer, RedisServer
+from .servers import GunicornServer, RedisClusterServer, RedisServer
 
-STORES = ["redis", "fakeredis"]
+STORES = ["redis", "fakeredis", "cluster"]
 
 
 @pytest.fixture(scope="session")
@@ -24,13 +24,28 @@ def redis_server():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def redis_cluster():
+    cluster = RedisClusterServer().start()
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture(params=STORES)
 def redis_client(request):
-    """A clean store: a real redis-server (flushed) or a fresh fakeredis server."""
+    """A clean store: a real redis-server, fakeredis (the embedded store) or a Redis Cluster."""
     if request.param == "redis":
         server = request.getfixturevalue("redis_server")
         client = redis.Redis.from_url(server.url)
         client.flushall()
+        yield client
+        client.close()
+    elif request.param == "cluster":
+        from redis.cluster import RedisCluster
+
+        cluster = request.getfixturevalue("redis_cluster")
+        client = RedisCluster.from_url(cluster.url)
+        client.flushall(target_nodes=RedisCluster.PRIMARIES)
         yield client
         client.close()
     else:

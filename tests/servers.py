@@ -108,3 +108,43 @@ class GunicornServer:
 
     def output(self) -> str:
         return Path(self.log.name).read_text()
+
+
+class RedisClusterServer:
+    """Three redis-server processes joined into a Redis Cluster (no replicas)."""
+
+    def __init__(self):
+        # The cluster bus needs a port too; by default port + 10000, which a free port may exceed.
+        self.nodes = [RedisServer(extra=("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                                         "--cluster-node-timeout", "2000", "--cluster-port", str(free_port())))
+                      for _ in range(3)]
+
+    @property
+    def url(self) -> str:
+        return self.nodes[0].url
+
+    def start(self):
+        for node in self.nodes:
+            node.start()
+        cli = shutil.which("redis-cli")
+        if not cli:
+            raise RuntimeError("redis-cli is not installed (it comes with redis-server)")
+        subprocess.run([cli, "--cluster", "create", *[f"127.0.0.1:{n.port}" for n in self.nodes],
+                        "--cluster-replicas", "0", "--cluster-yes"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def ready():
+            for node in self.nodes:
+                info = redis.Redis(port=node.port).execute_command("CLUSTER INFO")
+                ok = (info.get("cluster_state") == "ok" if isinstance(info, dict)
+                      else b"cluster_state:ok" in info)
+                if not ok:
+                    return False
+            return True
+
+        wait_until(ready, what="Redis Cluster")
+        return self
+
+    def stop(self):
+        for node in self.nodes:
+            node.stop()

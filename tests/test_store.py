@@ -21,11 +21,18 @@ def keys():
     return QueueKeys("app", "q")
 
 
+def all_keys(client) -> set:
+    """Every key of the store, on a single Redis or across a cluster's primaries."""
+    if hasattr(client, "get_primaries"):
+        return {k.decode() for k in client.keys("*", target_nodes=client.PRIMARIES)}
+    return {k.decode() for k in client.keys("*")}
+
+
 def test_key_layout_is_pinned(redis_client, store, keys):
     store.insert(keys, "t1", b"p", tag=b"red")
     store.insert(keys, "t2", b"p")
     store.lease(keys, 1, 60)
-    assert sorted(k.decode() for k in redis_client.keys("*")) == sorted([
+    assert sorted(all_keys(redis_client)) == sorted([
         "qs:{app/q}:tasks", "qs:{app/q}:payloads", "qs:{app/q}:eta", "qs:{app/q}:enq",
         "qs:{app/q}:tag:red", "qs:{app/q}:notag", "qs:{app/q}:stats", REGISTRY])
     assert redis_client.hget(keys.payloads, "t1") == b"p"
@@ -119,7 +126,7 @@ def test_deleting_every_task_leaves_only_queue_level_keys(store, keys, redis_cli
     store.lease(keys, 10, 60)
     for i in range(20):
         store.delete(keys, f"t{i}")
-    left = {k.decode() for k in redis_client.keys("*")}
+    left = all_keys(redis_client)
     assert left == {REGISTRY, keys.stats}
 
 
