@@ -13,6 +13,7 @@ from . import apis as apis_mod
 from . import batch, discovery, discovery_views, redis_conn
 from .config import Settings
 from .engine import Call, build_routes, invoke
+from .request_body import read_body
 from .responses import error_response, json_response
 from .errors import (ApiError, InternalError, InvalidArgument, MethodNotAllowed, NotFound,
                      PayloadTooLarge, Unavailable)
@@ -70,7 +71,6 @@ def create_app(settings: Settings | None = None, redis_client=None) -> Flask:
     routes = build_routes(bound)
 
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.url_map.strict_slashes = False
     app.url_map.merge_slashes = False
     eng = Engine(settings=settings, redis=client, apis=bound, routes={})
@@ -103,7 +103,7 @@ def create_app(settings: Settings | None = None, redis_client=None) -> Flask:
 def _api_view(**path_values):
     eng = engine()
     route = eng.routes[request.url_rule.endpoint]
-    data = request.get_data(cache=False) if route.method.request else b""
+    data = read_body(eng.settings.max_request_bytes) if route.method.request else b""
     status, value, pretty = invoke(Call(route, path_values, request.args, data))
     return json_response(value, status=status, pretty=pretty)
 

@@ -14,6 +14,7 @@ from flask import Response, current_app, request
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from .errors import InvalidArgument
+from .request_body import read_body
 
 MAX_PARTS = 1000
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
@@ -89,7 +90,7 @@ def _response_id(content_id) -> str | None:
 
 def view(**_ignored):
     """Run each part through the app and answer a multipart/mixed body in the same order."""
-    data = request.get_data(cache=False)
+    data = read_body(current_app.extensions["queueservice"].settings.max_request_bytes)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

@@ -18,7 +18,7 @@ def options(settings: Settings | None = None) -> dict:
     return {
         "bind": f"{settings.host}:{settings.port}",
         "workers": workers,
-        "worker_class": "gthread",
+        "worker_class": "queueservice.gunicorn_worker.JsonErrorThreadWorker",
         "threads": max(1, settings.threads),
         "timeout": 30,
         "graceful_timeout": 20,

@@ -113,9 +113,10 @@ def test_wrong_method_is_405_json(web):
     expect_json_error(web.post("/echo/v1/things/x/parts"), 405, "httpMethodNotAllowed")
 
 
-def test_oversized_body_is_413_json(echo_app):
-    echo_app.config["MAX_CONTENT_LENGTH"] = 100
-    r = echo_app.test_client().put("/echo/v1/things/n", data=b"{" + b" " * 200 + b"}",
+def test_oversized_body_is_413_json():
+    settings = Settings(redis_url="redis://unused", api_data_dir=FIXTURE, log_level="WARNING",
+                        max_request_bytes=100)
+    r = create_app(settings, redis_client=fakeredis.FakeRedis()).test_client().put("/echo/v1/things/n", data=b"{" + b" " * 200 + b"}",
                                    content_type="application/json")
     expect_json_error(r, 413, "payloadTooLarge")
 

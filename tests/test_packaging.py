@@ -18,7 +18,9 @@ def test_dockerfile_runs_the_command_the_tests_start():
 
 def test_compose_stack_has_durable_redis_and_the_service():
     stack = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
-    assert "--appendonly" in stack["redis"]["command"]
+    command = stack["redis"]["command"]
+    assert command[command.index("--appendonly") + 1] == "yes"
+    assert command[command.index("--appendfsync") + 1] == "always"
     assert stack["queueservice"]["environment"]["REDIS_URL"] == "redis://redis:6379/0"
     assert "8080:8080" in stack["queueservice"]["ports"]
     assert "healthz" in " ".join(stack["queueservice"]["healthcheck"]["test"])

@@ -1,0 +1,29 @@
+"""Reading a request body with a cap, refusing an oversized one before it is in memory."""
+
+from __future__ import annotations
+
+from flask import request
+
+from .errors import PayloadTooLarge
+
+
+def read_body(max_bytes: int) -> bytes:
+    """The body, or PayloadTooLarge: by Content-Length up front, or after max_bytes + 1 chunked bytes."""
+    length = request.content_length
+    if length is not None and length > max_bytes:
+        raise PayloadTooLarge(f"The request body is {length} bytes; this server accepts at most {max_bytes}")
+    environ = request.environ
+    if length is None and not environ.get("wsgi.input_terminated"):
+        return b""
+    stream = environ["wsgi.input"]
+    limit = max_bytes + 1 if length is None else length
+    chunks, size = [], 0
+    while size < limit:
+        chunk = stream.read(min(65536, limit - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > max_bytes:
+        raise PayloadTooLarge(f"The request body is over {max_bytes} bytes, the most this server accepts")
+    return b"".join(chunks)
