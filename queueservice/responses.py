@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
+import orjson
 from flask import Response
 
 from .errors import ApiError
@@ -12,9 +11,10 @@ JSON_TYPE = "application/json; charset=UTF-8"
 
 
 def dumps(value, pretty: bool) -> bytes:
+    """UTF-8 JSON; indented when `pretty` (Google's default for prettyPrint)."""
     if pretty:
-        return json.dumps(value, indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+    return orjson.dumps(value)
 
 
 def json_response(value, status: int = 200, pretty: bool = True) -> Response:

@@ -75,8 +75,9 @@ class GunicornServer:
 
     COMMAND = ["gunicorn", "-c", "gunicorn.conf.py", "queueservice.wsgi:app"]
 
-    def __init__(self, env: dict, port=None):
+    def __init__(self, env: dict, port=None, app=None, extra_args=()):
         self.port = port or free_port()
+        self.command = self.COMMAND[:-1] + list(extra_args) + [app or self.COMMAND[-1]]
         self.env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(self.port), **env}
         self.proc = None
         self.log = tempfile.NamedTemporaryFile(prefix="qs-gunicorn-", suffix=".log", delete=False)
@@ -87,10 +88,10 @@ class GunicornServer:
 
     def start(self, wait_healthy=True):
         binary = Path(sys.executable).with_name("gunicorn")
-        command = [str(binary) if binary.exists() else self.COMMAND[0], *self.COMMAND[1:]]
+        command = [str(binary) if binary.exists() else self.command[0], *self.command[1:]]
         self.proc = subprocess.Popen(command, cwd=REPO, env=self.env, stdout=self.log, stderr=self.log)
         check = (lambda: urllib.request.urlopen(self.url + "/healthz", timeout=1).status == 200) \
-            if wait_healthy else (lambda: socket.create_connection(("127.0.0.1", self.port), 0.5))
+            if wait_healthy else (lambda: socket.create_connection(("127.0.0.1", self.port), 0.5).close() or True)
         try:
             wait_until(check, timeout=30, what="gunicorn")
         except TimeoutError:

@@ -1,0 +1,1 @@
+"""Benchmarks, run by hand (see the README's performance section); not part of the test suite."""
