@@ -37,7 +37,7 @@ class Backend:
 
 def create_backend(context) -> Backend:
     settings = context.settings
-    return Backend(store=TaskStore(context.redis),
+    return Backend(store=TaskStore(context.redis, settings.history_max_events),
                    queues=QueueCatalog.from_file(settings.queue_config, settings.default_max_leases))
 
 

@@ -48,6 +48,7 @@ class Settings:
     api_data_dir: Path = REPO_ROOT / "api_data"
     queue_config: str | None = None
     default_max_leases: int = 0
+    history_max_events: int = 10_000
     max_request_bytes: int = 32 * 1024 * 1024
     log_level: str = "INFO"
     web_concurrency: int = 2
@@ -70,6 +71,7 @@ class Settings:
             api_data_dir=Path(env.get("API_DATA_DIR") or REPO_ROOT / "api_data"),
             queue_config=env.get("QUEUE_CONFIG") or None,
             default_max_leases=_int(env, "DEFAULT_MAX_LEASES", 0),
+            history_max_events=_int(env, "HISTORY_MAX_EVENTS", 10_000),
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 32 * 1024 * 1024),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
             web_concurrency=_int(env, "WEB_CONCURRENCY", 2),

@@ -34,7 +34,8 @@ def test_key_layout_is_pinned(redis_client, store, keys):
     store.lease(keys, 1, 60)
     assert sorted(all_keys(redis_client)) == sorted([
         "qs:{app/q}:tasks", "qs:{app/q}:payloads", "qs:{app/q}:eta", "qs:{app/q}:enq",
-        "qs:{app/q}:tag:red", "qs:{app/q}:notag", "qs:{app/q}:stats", REGISTRY])
+        "qs:{app/q}:tag:red", "qs:{app/q}:notag", "qs:{app/q}:stats", "qs:{app/q}:leased",
+        "qs:{app/q}:history", REGISTRY])
     assert redis_client.hget(keys.payloads, "t1") == b"p"
     meta = redis_client.hget(keys.tasks, "t1").decode()
     enq, lease, rc, alphabet, tag = meta.split(",", 4)
@@ -43,8 +44,7 @@ def test_key_layout_is_pinned(redis_client, store, keys):
 
 
 def test_all_keys_of_a_queue_share_one_hash_tag(keys):
-    names = [keys.tasks, keys.payloads, keys.eta, keys.enqueued, keys.dead, keys.stats,
-             keys.tag(b"x"), keys.tag(b"")]
+    names = keys.all() + [keys.tag(b"x"), keys.tag(b"")]
     assert {n[n.index("{"):n.index("}") + 1] for n in names} == {"{app/q}"}
 
 
@@ -127,7 +127,9 @@ def test_deleting_every_task_leaves_only_queue_level_keys(store, keys, redis_cli
     for i in range(20):
         store.delete(keys, f"t{i}")
     left = all_keys(redis_client)
-    assert left == {REGISTRY, keys.stats}
+    assert left == {REGISTRY, keys.stats, keys.history}
+    assert 0 < redis_client.pttl(keys.history) <= 86_400_000
+    assert 0 < redis_client.pttl(keys.stats) <= 3_660_000
 
 
 def test_queues_do_not_see_each_others_tasks(store):
@@ -144,3 +146,68 @@ def test_an_expired_lease_makes_the_task_available_again(store, keys):
     assert store.lease(keys, 1, 1).tasks == []
     time.sleep(1.05)
     assert [t.retry_count for t in store.lease(keys, 1, 1).tasks] == [2]
+
+
+def test_history_records_each_transition(store, keys):
+    store.insert(keys, "a", b"")
+    store.lease(keys, 1, 1)
+    time.sleep(1.05)
+    store.lease(keys, 1, 60)
+    store.renew(keys, "a", 30)
+    store.renew(keys, "a", 0)
+    store.delete(keys, "a")
+    events = [(e.event, e.retry_count) for e in reversed(store.history(keys, "a"))]
+    assert events == [("inserted", 0), ("leased", 1), ("lease_expired", 1), ("leased", 2),
+                      ("renewed", 2), ("released", 2), ("deleted", 2)]
+
+
+def test_history_is_capped(redis_client, keys):
+    store = TaskStore(redis_client, history_max_events=10)
+    for i in range(300):
+        store.insert(keys, f"t{i}", b"")
+    assert redis_client.xlen(keys.history) < 300
+
+
+def test_dead_letter_is_requeued_with_a_fresh_retry_count(store, keys):
+    store.insert(keys, "a", b"")
+    store.lease(keys, 1, 0, max_leases=1)
+    assert store.lease(keys, 1, 0, max_leases=1).dead_lettered == 1
+    assert [t.name for t in store.browse(keys, "dead").tasks] == ["a"]
+    task = store.requeue(keys, "a")
+    assert task.retry_count == 0
+    assert [t.name for t in store.lease(keys, 1, 60, max_leases=1).tasks] == ["a"]
+    assert [e.event for e in store.history(keys, "a", limit=2)] == ["leased", "requeued"]
+    with pytest.raises(FailedPrecondition):
+        store.requeue(keys, "a")
+
+
+def test_browse_pages_each_state(store, keys):
+    for i in range(10):
+        store.insert(keys, f"t{i}", b"", tag=b"even" if i % 2 == 0 else b"")
+    store.insert(keys, "later", b"", eta_usec=(int(time.time()) + 3600) * 1_000_000)
+    store.lease(keys, 3, 600)
+    assert [t.name for t in store.browse(keys, "all", 0, 4).tasks] == ["t0", "t1", "t2", "t3"]
+    page = store.browse(keys, "available", 2, 3)
+    assert ([t.name for t in page.tasks], page.total) == (["t5", "t6", "t7"], 7)
+    assert store.browse(keys, "leased").total == 3
+    assert [t.name for t in store.browse(keys, "delayed").tasks] == ["later"]
+    assert [t.name for t in store.browse(keys, "available", tag=b"even").tasks] == ["t4", "t6", "t8"]
+    assert [t.name for t in store.browse(keys, "leased", tag=b"even").tasks] == ["t0", "t2"]
+    stats = store.stats(keys)
+    assert (stats.available, stats.leased, stats.delayed) == (7, 3, 1)
+
+
+def test_purge_in_steps_empties_the_queue(store, keys, redis_client):
+    for i in range(25):
+        store.insert(keys, f"t{i}", b"x", tag=b"t")
+    store.lease(keys, 5, 600)
+    assert store.purge_step(keys, 10) == (10, 15)
+    assert store.purge_step(keys, 10) == (10, 5)
+    assert store.purge_step(keys, 10) == (5, 0)
+    assert all_keys(redis_client) <= {REGISTRY, keys.stats, keys.history}
+
+
+def test_registry_lists_queues(store):
+    store.insert(QueueKeys("p1", "b"), "x", b"")
+    store.insert(QueueKeys("p1", "a"), "x", b"")
+    assert [(k.project, k.queue) for k in store.queues()] == [("p1", "a"), ("p1", "b")]

@@ -3,6 +3,8 @@
 All keys of one queue share the hash tag `{<project>/<queue>}`, so one queue lives in one
 Redis Cluster slot and its Lua scripts may touch all of them. The scripts derive tag
 index keys from `base` with the same rule as `QueueKeys.tag` (see lua/_lib.lua).
+
+`parse_registry_entry` reads back what `REGISTRY` holds.
 """
 
 from __future__ import annotations
@@ -54,6 +56,21 @@ class QueueKeys:
         """Hash of lease counters: per second and per minute ring buckets."""
         return self.base + "stats"
 
+    @property
+    def leased(self) -> str:
+        """Sorted set of tasks whose lease was not handed back, by lease end (µs)."""
+        return self.base + "leased"
+
+    @property
+    def history(self) -> str:
+        """Stream of task transitions, capped (see HISTORY_MAX_EVENTS)."""
+        return self.base + "history"
+
+    def all(self) -> list:
+        """Every fixed key of the queue, in the order the Lua scripts expect as KEYS."""
+        return [self.tasks, self.payloads, self.eta, self.enqueued, self.dead, self.stats,
+                self.leased, self.history]
+
     def tag(self, tag: bytes) -> str:
         """Sorted set like `eta`, for the tasks carrying `tag` (b"" = no tag)."""
         return self.base + ("tag:" + tag.decode("utf-8") if tag else "notag")
@@ -62,3 +79,13 @@ class QueueKeys:
 def member(enqueue_usec: int, name: str) -> str:
     """The sorted-set member of a task: 16-digit enqueue time, then name (ties go FIFO)."""
     return f"{enqueue_usec:016d}{name}"
+
+
+def registry_entry(keys: QueueKeys) -> str:
+    return f"{keys.project}/{keys.queue}"
+
+
+def parse_registry_entry(entry: bytes | str) -> QueueKeys:
+    text = entry.decode("utf-8") if isinstance(entry, bytes) else entry
+    project, _, queue = text.rpartition("/")
+    return QueueKeys(project, queue)

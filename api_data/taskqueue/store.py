@@ -13,9 +13,10 @@ from pathlib import Path
 from queueservice.errors import Conflict, FailedPrecondition, NotFound
 from queueservice.scripts import Scripts
 
-from .keys import REGISTRY, QueueKeys
+from .keys import REGISTRY, QueueKeys, parse_registry_entry, registry_entry
 
 LUA_DIR = Path(__file__).with_name("lua")
+STATES = ("all", "available", "leased", "delayed", "dead")
 
 
 class Code(IntEnum):
@@ -26,6 +27,7 @@ class Code(IntEnum):
     TASK_EXISTS = 2
     LEASE_EXPIRED = 3
     LEASE_MISMATCH = 4
+    NOT_DEAD = 5
 
 
 _ERRORS = {
@@ -34,6 +36,7 @@ _ERRORS = {
     Code.LEASE_EXPIRED: (FailedPrecondition, "The lease on task {name} has expired (or it is not leased)"),
     Code.LEASE_MISMATCH: (FailedPrecondition,
                           "The lease on task {name} has expired: the task is now held by another lease"),
+    Code.NOT_DEAD: (FailedPrecondition, "Task {name} is not a dead letter"),
 }
 
 
@@ -55,10 +58,11 @@ class Task:
     payload: bytes | None
 
     @classmethod
-    def from_reply(cls, reply) -> "Task":
-        name, enq, lease, rc, alphabet, tag, payload = reply
+    def from_reply(cls, reply, payload=None) -> "Task":
+        name, enq, lease, rc, alphabet, tag, stored = reply
         return cls(name=name.decode("utf-8"), enqueue_usec=int(enq), lease_usec=int(lease),
-                   retry_count=int(rc), urlsafe=alphabet == b"u", tag=tag, payload=payload)
+                   retry_count=int(rc), urlsafe=alphabet == b"u", tag=tag,
+                   payload=stored if payload is None else payload)
 
 
 @dataclass(frozen=True)
@@ -69,12 +73,34 @@ class QueueStats:
     leased_last_hour: int
     available: int
     dead_lettered: int
+    leased: int
+
+    @property
+    def delayed(self) -> int:
+        """Live tasks neither available nor leased: not yet due."""
+        return max(0, self.total_tasks - self.available - self.leased)
 
 
 @dataclass(frozen=True)
 class LeaseResult:
     tasks: list
     dead_lettered: int
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page of tasks; `total` is the count in that state, or None when a filter makes it unknown."""
+
+    tasks: list
+    total: int | None
+
+
+@dataclass(frozen=True)
+class Event:
+    task: str
+    event: str
+    retry_count: int
+    at_usec: int
 
 
 class TaskStore:
@@ -84,18 +110,22 @@ class TaskStore:
     connection errors propagate (the engine answers 503).
     """
 
-    def __init__(self, client):
+    def __init__(self, client, history_max_events: int = 10_000):
         self._redis = client
         self._scripts = Scripts(client, LUA_DIR)
+        self._history = max(0, history_max_events)
         self._registered = set()
 
     @staticmethod
     def keys(project: str, queue: str) -> QueueKeys:
         return QueueKeys(project, queue)
 
+    def _run(self, script: str, keys: QueueKeys, *args):
+        return self._scripts.run(script, keys.all(), [keys.base, self._history, *args])
+
     def _register(self, keys: QueueKeys):
         """Remember the queue in the registry once per process (a second round trip only then)."""
-        entry = f"{keys.project}/{keys.queue}"
+        entry = registry_entry(keys)
         if entry not in self._registered:
             self._redis.sadd(REGISTRY, entry)
             self._registered.add(entry)
@@ -104,31 +134,27 @@ class TaskStore:
                eta_usec: int = 0, urlsafe: bool = False) -> Task:
         """Add a task; `eta_usec` > 0 delays it until then. Raises Conflict if `name` is taken."""
         self._register(keys)
-        reply = self._scripts.run(
-            "insert", [keys.tasks, keys.payloads, keys.eta, keys.enqueued],
-            [keys.base, name, payload, eta_usec, "u" if urlsafe else "s", tag])
+        reply = self._run("insert", keys, name, payload, eta_usec, "u" if urlsafe else "s", tag)
         if reply[0] != Code.OK:
             _raise_for(reply[0], keys, name)
-        task = Task.from_reply(reply[1])
-        return Task(**{**task.__dict__, "payload": payload})
+        return Task.from_reply(reply[1], payload=payload)
 
     def get(self, keys: QueueKeys, name: str) -> Task:
         """One task with its payload. Raises NotFound."""
-        reply = self._scripts.run("get", [keys.tasks, keys.payloads], [name])
+        reply = self._run("get", keys, name)
         if reply[0] != Code.OK:
             _raise_for(reply[0], keys, name)
         return Task.from_reply(reply[1])
 
     def delete(self, keys: QueueKeys, name: str) -> None:
-        """Remove a task whatever its lease. Raises NotFound."""
-        reply = self._scripts.run(
-            "delete", [keys.tasks, keys.payloads, keys.eta, keys.enqueued, keys.dead], [keys.base, name])
+        """Remove a task whatever its state. Raises NotFound."""
+        reply = self._run("delete", keys, name)
         if reply[0] != Code.OK:
             _raise_for(reply[0], keys, name)
 
     def list(self, keys: QueueKeys, limit: int) -> list:
         """Up to `limit` live tasks in enqueue order, without payloads."""
-        return [Task.from_reply(r) for r in self._scripts.run("list", [keys.tasks, keys.enqueued], [limit])]
+        return [Task.from_reply(r) for r in self._run("list", keys, limit)]
 
     def lease(self, keys: QueueKeys, count: int, lease_secs: int, *, tag: bytes | None = None,
               first_tag: bool = False, max_leases: int = 0) -> LeaseResult:
@@ -138,9 +164,7 @@ class TaskStore:
         Tasks already leased `max_leases` times (0: no limit) are set aside as dead letters.
         """
         mode = "tag" if tag is not None else ("first-tag" if first_tag else "any")
-        dead, replies = self._scripts.run(
-            "lease", [keys.tasks, keys.payloads, keys.eta, keys.enqueued, keys.dead, keys.stats],
-            [keys.base, count, lease_secs * 1_000_000, mode, tag or b"", max_leases])
+        dead, replies = self._run("lease", keys, count, lease_secs * 1_000_000, mode, tag or b"", max_leases)
         return LeaseResult(tasks=[Task.from_reply(r) for r in replies], dead_lettered=int(dead))
 
     def renew(self, keys: QueueKeys, name: str, lease_secs: int, *,
@@ -151,13 +175,52 @@ class TaskStore:
         or FailedPrecondition when the lease has run out or belongs to another lease.
         """
         expected = "" if expected_lease_usec is None else str(expected_lease_usec)
-        reply = self._scripts.run("renew", [keys.tasks, keys.payloads, keys.eta],
-                                  [keys.base, name, lease_secs * 1_000_000, expected])
+        reply = self._run("renew", keys, name, lease_secs * 1_000_000, expected)
         if reply[0] != Code.OK:
             _raise_for(reply[0], keys, name)
         return Task.from_reply(reply[1])
 
     def stats(self, keys: QueueKeys) -> QueueStats:
         """Counts of the queue now; lease counts cover the last 60 s and the last 60 minutes."""
-        reply = self._scripts.run("stats", [keys.eta, keys.enqueued, keys.stats, keys.dead], [])
-        return QueueStats(*(int(x) for x in reply))
+        return QueueStats(*(int(x) for x in self._run("stats", keys)))
+
+    def requeue(self, keys: QueueKeys, name: str) -> Task:
+        """Put a dead letter back, available now, retry count 0. Raises NotFound, FailedPrecondition."""
+        reply = self._run("requeue", keys, name)
+        if reply[0] != Code.OK:
+            _raise_for(reply[0], keys, name)
+        return Task.from_reply(reply[1])
+
+    def purge_step(self, keys: QueueKeys, limit: int = 1000) -> tuple:
+        """Delete up to `limit` tasks, oldest first; returns (deleted, remaining)."""
+        deleted, remaining = self._run("purge", keys, limit)
+        return int(deleted), int(remaining)
+
+    def browse(self, keys: QueueKeys, state: str, offset: int = 0, count: int = 50,
+               tag: bytes | None = None) -> Page:
+        """A page of tasks in `state` (one of STATES), without payloads."""
+        total, replies = self._run("browse", keys, state, offset, count, tag or b"",
+                                   "1" if tag is not None else "0")
+        return Page(tasks=[Task.from_reply(r) for r in replies], total=None if int(total) < 0 else int(total))
+
+    def history(self, keys: QueueKeys, task: str | None = None, limit: int = 200) -> list:
+        """The newest transitions first, of one task or of the whole queue."""
+        events, cursor = [], "+"
+        while len(events) < limit:
+            batch = self._redis.xrevrange(keys.history, max=cursor, min="-", count=500)
+            if not batch:
+                break
+            for entry_id, fields in batch:
+                name = fields[b"task"].decode("utf-8", "replace")
+                if task is None or name == task:
+                    events.append(Event(task=name, event=fields[b"event"].decode(),
+                                        retry_count=int(fields[b"retry_count"]), at_usec=int(fields[b"at"])))
+                    if len(events) >= limit:
+                        break
+            cursor = "(" + batch[-1][0].decode()
+        return events
+
+    def queues(self) -> list:
+        """Every queue that ever held a task, as QueueKeys, sorted."""
+        return sorted((parse_registry_entry(e) for e in self._redis.smembers(REGISTRY)),
+                      key=lambda k: (k.project, k.queue))

@@ -1,9 +1,29 @@
 -- Shared helpers, prepended to every script in this folder (see queueservice/scripts.py).
+--
+-- Every script gets the same KEYS, all of one queue (one hash tag, one cluster slot),
+-- in the order of QueueKeys.all() in keys.py:
+--   KEYS[1] tasks hash     name -> meta record
+--   KEYS[2] payloads hash  name -> payload bytes
+--   KEYS[3] eta zset       live tasks by the µs time they are next available
+--   KEYS[4] enq zset       live tasks by enqueue time (µs)
+--   KEYS[5] dead zset      dead-lettered tasks by the µs time they were set aside
+--   KEYS[6] stats hash     lease counters: 60 one-second and 60 one-minute ring buckets
+--   KEYS[7] leased zset    tasks whose lease was not handed back, by lease end (µs)
+--   KEYS[8] history stream task transitions, capped, expires a day after the last one
+-- and ARGV[1] = the queue's key base (tag index keys are derived from it, same slot),
+--     ARGV[2] = how many history events to keep (0: none).
 -- Units: every time is in microseconds since the Unix epoch, read from Redis TIME.
 -- A task's meta record is "enqueue_usec,lease_usec,retry_count,alphabet,tag"
 -- (alphabet: 's' standard or 'u' URL-safe base64; tag last since it may hold commas).
 -- A task's sorted-set member is its 16-digit enqueue time followed by its name.
 -- Numbers are formatted with %.0f: Lua's tostring would write 1.7e+15.
+
+local K_TASKS, K_PAYLOADS, K_ETA, K_ENQ, K_DEAD, K_STATS, K_LEASED, K_HISTORY =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local BASE = ARGV[1]
+local HISTORY_MAX = tonumber(ARGV[2])
+-- A queue's history disappears a day after its last event, like its counters after an hour.
+local HISTORY_TTL_MS = 86400000
 
 local function now_usec()
   local t = redis.call('TIME')
@@ -33,12 +53,29 @@ local function pack_meta(m)
 end
 
 -- Same rule as QueueKeys.tag in keys.py.
-local function tag_key(base, tag)
-  if tag == '' then return base .. 'notag' end
-  return base .. 'tag:' .. tag
+local function tag_key(tag)
+  if tag == '' then return BASE .. 'notag' end
+  return BASE .. 'tag:' .. tag
 end
 
 -- A task as scripts return it: {name, enqueue_usec, lease_usec, retry_count, alphabet, tag, payload|nil}.
 local function task_reply(name, m, payload)
   return {name, fmt(m.enq), fmt(m.lease), fmt(m.rc), m.alphabet, m.tag, payload or false}
+end
+
+-- Append one transition to the queue's capped history stream.
+local function record(name, event, rc, at_usec)
+  if HISTORY_MAX > 0 then
+    redis.call('XADD', K_HISTORY, 'MAXLEN', '~', HISTORY_MAX, '*',
+               'task', name, 'event', event, 'retry_count', fmt(rc), 'at', fmt(at_usec))
+    redis.call('PEXPIRE', K_HISTORY, HISTORY_TTL_MS)
+  end
+end
+
+-- Take a live task out of every index (it stays in the hashes).
+local function unindex(member, m)
+  redis.call('ZREM', K_ETA, member)
+  redis.call('ZREM', K_ENQ, member)
+  redis.call('ZREM', K_LEASED, member)
+  redis.call('ZREM', tag_key(m.tag), member)
 end

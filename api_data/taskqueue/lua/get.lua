@@ -1,7 +1,6 @@
--- get: read one task with its payload.
--- KEYS[1] tasks hash, KEYS[2] payloads hash
--- ARGV[1] task name
+-- get: read one task with its payload. Touches tasks, payloads.
+-- ARGV[3] task name
 -- Returns {0, task} or {1} unknown task (Code.NOT_FOUND).
-local meta = redis.call('HGET', KEYS[1], ARGV[1])
+local meta = redis.call('HGET', K_TASKS, ARGV[3])
 if not meta then return {1} end
-return {0, task_reply(ARGV[1], parse_meta(meta), redis.call('HGET', KEYS[2], ARGV[1]))}
+return {0, task_reply(ARGV[3], parse_meta(meta), redis.call('HGET', K_PAYLOADS, ARGV[3]))}

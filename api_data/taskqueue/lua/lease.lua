@@ -1,25 +1,23 @@
--- lease: hand out up to ARGV[2] available tasks, earliest availability first (ties by enqueue time).
--- Each leased task's lease ends at now + ARGV[3] µs and its retry count grows by one.
--- A task already leased ARGV[6] times is moved to the dead-letter set instead.
+-- lease: hand out up to ARGV[3] available tasks, earliest availability first (ties by enqueue time).
+-- Each leased task's lease ends at now + ARGV[4] µs and its retry count grows by one.
+-- A task already leased ARGV[7] times is moved to the dead letters instead.
 -- Cost: O(log N) per task handed out or set aside; the queue is never scanned.
--- KEYS[1] tasks hash, KEYS[2] payloads hash, KEYS[3] eta zset, KEYS[4] enqueued zset,
--- KEYS[5] dead zset, KEYS[6] stats hash
--- ARGV[1] key base of the queue (derives tag index keys, same hash slot)
--- ARGV[2] how many tasks, ARGV[3] lease length in µs
--- ARGV[4] 'any' | 'tag' (only tag ARGV[5]) | 'first-tag' (the tag of the first available task)
--- ARGV[5] tag, ARGV[6] maximum leases per task (0 = unlimited)
+-- Touches every key of the queue and the tag indexes.
+-- ARGV[3] how many tasks, ARGV[4] lease length in µs
+-- ARGV[5] 'any' | 'tag' (only tag ARGV[6]) | 'first-tag' (the tag of the first available task)
+-- ARGV[6] tag, ARGV[7] maximum leases per task (0 = unlimited)
 -- Returns {dead_lettered_count, {task, ...}} with payloads.
 local now = now_usec()
-local want = tonumber(ARGV[2])
-local lease_usec = tonumber(ARGV[3])
-local max_leases = tonumber(ARGV[6])
-local index = KEYS[3]
-if ARGV[4] == 'tag' then
-  index = tag_key(ARGV[1], ARGV[5])
-elseif ARGV[4] == 'first-tag' then
-  local head = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', fmt(now), 'LIMIT', 0, 1)
+local want = tonumber(ARGV[3])
+local lease_usec = tonumber(ARGV[4])
+local max_leases = tonumber(ARGV[7])
+local index = K_ETA
+if ARGV[5] == 'tag' then
+  index = tag_key(ARGV[6])
+elseif ARGV[5] == 'first-tag' then
+  local head = redis.call('ZRANGEBYSCORE', K_ETA, '-inf', fmt(now), 'LIMIT', 0, 1)
   if #head == 0 then return {0, {}} end
-  index = tag_key(ARGV[1], parse_meta(redis.call('HGET', KEYS[1], name_of(head[1]))).tag)
+  index = tag_key(parse_meta(redis.call('HGET', K_TASKS, name_of(head[1]))).tag)
 end
 
 local until_usec = now + lease_usec
@@ -30,24 +28,32 @@ while #leased < want do
   local set_aside = 0
   for _, member in ipairs(batch) do
     local name = name_of(member)
-    local meta = redis.call('HGET', KEYS[1], name)
+    local meta = redis.call('HGET', K_TASKS, name)
     if not meta then
       redis.call('ZREM', index, member)
     else
       local m = parse_meta(meta)
-      local tkey = tag_key(ARGV[1], m.tag)
+      -- Still in `leased` with an end in the past: the previous lease ran out.
+      if redis.call('ZSCORE', K_LEASED, member) then
+        record(name, 'lease_expired', m.rc, m.lease)
+      end
       if max_leases > 0 and m.rc >= max_leases then
-        redis.call('ZREM', KEYS[3], member)
-        redis.call('ZREM', KEYS[4], member)
-        redis.call('ZREM', tkey, member)
-        redis.call('ZADD', KEYS[5], fmt(now), member)
+        unindex(member, m)
+        redis.call('ZADD', K_DEAD, fmt(now), member)
+        record(name, 'dead_lettered', m.rc, now)
         set_aside = set_aside + 1
       else
         m.rc = m.rc + 1
         m.lease = until_usec
-        redis.call('HSET', KEYS[1], name, pack_meta(m))
-        redis.call('ZADD', KEYS[3], fmt(until_usec), member)
-        redis.call('ZADD', tkey, fmt(until_usec), member)
+        redis.call('HSET', K_TASKS, name, pack_meta(m))
+        redis.call('ZADD', K_ETA, fmt(until_usec), member)
+        redis.call('ZADD', tag_key(m.tag), fmt(until_usec), member)
+        if lease_usec > 0 then
+          redis.call('ZADD', K_LEASED, fmt(until_usec), member)
+        else
+          redis.call('ZREM', K_LEASED, member)
+        end
+        record(name, 'leased', m.rc, now)
         leased[#leased + 1] = task_reply(name, m, nil)
         names[#names + 1] = name
       end
@@ -59,19 +65,19 @@ while #leased < want do
 end
 
 if #leased > 0 then
-  local payloads = redis.call('HMGET', KEYS[2], unpack(names))
+  local payloads = redis.call('HMGET', K_PAYLOADS, unpack(names))
   for i, task in ipairs(leased) do task[7] = payloads[i] end
   local second = math.floor(now / 1000000)
   local minute = math.floor(second / 60)
   for _, bucket in ipairs({{'s' .. fmt(second % 60), second}, {'m' .. fmt(minute % 60), minute}}) do
-    local old = redis.call('HGET', KEYS[6], bucket[1])
+    local old = redis.call('HGET', K_STATS, bucket[1])
     local count = #leased
     if old then
       local at, n = string.match(old, '^(%d+):(%d+)$')
       if tonumber(at) == bucket[2] then count = count + tonumber(n) end
     end
-    redis.call('HSET', KEYS[6], bucket[1], fmt(bucket[2]) .. ':' .. fmt(count))
+    redis.call('HSET', K_STATS, bucket[1], fmt(bucket[2]) .. ':' .. fmt(count))
   end
-  redis.call('PEXPIRE', KEYS[6], 3660000)
+  redis.call('PEXPIRE', K_STATS, 3660000)
 end
 return {dead, leased}

@@ -1,0 +1,21 @@
+-- requeue: put a dead-lettered task back in the queue, available now, with its retry count reset.
+-- Touches tasks, eta, enq, dead, the tag index, history.
+-- ARGV[3] task name
+-- Returns {0, task} or {1} unknown task (Code.NOT_FOUND), {5} the task is not a dead letter
+-- (Code.NOT_DEAD).
+local name = ARGV[3]
+local meta = redis.call('HGET', K_TASKS, name)
+if not meta then return {1} end
+local m = parse_meta(meta)
+local member = member_of(m.enq, name)
+if not redis.call('ZSCORE', K_DEAD, member) then return {5} end
+local now = now_usec()
+redis.call('ZREM', K_DEAD, member)
+m.rc = 0
+m.lease = 0
+redis.call('HSET', K_TASKS, name, pack_meta(m))
+redis.call('ZADD', K_ETA, fmt(now), member)
+redis.call('ZADD', K_ENQ, fmt(m.enq), member)
+redis.call('ZADD', tag_key(m.tag), fmt(now), member)
+record(name, 'requeued', 0, now)
+return {0, task_reply(name, m, nil)}
