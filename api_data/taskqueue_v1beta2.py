@@ -15,18 +15,15 @@ from dataclasses import dataclass
 from queueservice.errors import InvalidArgument, PayloadTooLarge, RequiredArgument
 
 from api_data.taskqueue.queues import QueueCatalog, QueueConfig
+from api_data.taskqueue.rules import MAX_PAYLOAD_BYTES, project_id, shown, tag_bytes, task_name
+from api_data.taskqueue.rules import queue_config as _queue_config
 from api_data.taskqueue.store import Task, TaskStore
 
-MAX_PAYLOAD_BYTES = 1024 * 1024
-MAX_TAG_BYTES = 500
 MAX_LIST_TASKS = 1000
 #: Larger ETAs would lose precision as sorted-set scores (doubles).
 MAX_TIMESTAMP_USEC = 2**53 - 1
 
-_PROJECT = re.compile(r"(?:[a-z]~)?([A-Za-z0-9][A-Za-z0-9.:_-]{0,99})")
-_QUEUE = re.compile(r"[a-zA-Z0-9-]{1,100}")
-_TASK = re.compile(r"[a-zA-Z0-9_-]{1,500}")
-_QUEUE_PATH = re.compile(r"projects/[^/]+/taskqueues/([^/]+)")
+_QUEUE_PATH = re.compile(r"projects/([^/]+)/taskqueues/([^/]+)")
 
 
 @dataclass
@@ -43,47 +40,14 @@ def create_backend(context) -> Backend:
 
 # --- rules -------------------------------------------------------------------------------
 
-def project_id(project: str) -> str:
-    """`s~app`, `b~app` and `app` are one project: the partition prefix is dropped."""
-    match = _PROJECT.fullmatch(project)
-    if not match:
-        raise InvalidArgument(f"Invalid project id '{_shown(project)}'", location="project")
-    return match.group(1)
-
-
 def queue_config(backend: Backend, name: str) -> QueueConfig:
-    """Queue names follow App Engine's rule; the catalog decides whether the queue exists."""
-    if not _QUEUE.fullmatch(name):
-        raise InvalidArgument(f"Invalid queue name '{_shown(name)}': use 1-100 letters, digits "
-                              "and hyphens", location="taskqueue")
-    return backend.queues.resolve(name)
-
-
-def task_name(name: str, location: str = "task") -> str:
-    if not _TASK.fullmatch(name):
-        raise InvalidArgument(f"Invalid task name '{_shown(name)}': use 1-500 letters, digits, "
-                              "hyphens and underscores", location=location)
-    return name
-
-
-def tag_bytes(tag: str | None, location: str = "tag") -> bytes:
-    if tag is None:
-        return b""
-    data = tag.encode("utf-8", "surrogatepass")
-    if len(data) > MAX_TAG_BYTES:
-        raise InvalidArgument(f"Tag is {len(data)} bytes; at most {MAX_TAG_BYTES} are allowed",
-                              location=location)
-    try:
-        tag.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidArgument("Tag is not valid Unicode", location=location) from None
-    return data
+    return _queue_config(backend.queues, name)
 
 
 def decode_payload(text: str | None) -> tuple:
     """Base64 in either alphabet, padding optional, whitespace ignored -> (bytes, urlsafe)."""
     if text is None:
-        raise RequiredArgument("Required field: payloadBase64", location="payloadBase64")
+        raise RequiredArgument("Required field: payloadBase64", location="payloadBase64", location_type="body")
     if len(text) > (MAX_PAYLOAD_BYTES * 4) // 3 * 11 // 10 + 1024:
         raise PayloadTooLarge(f"Task payload is larger than {MAX_PAYLOAD_BYTES} bytes")
     compact = re.sub(r"\s+", "", text)
@@ -96,7 +60,8 @@ def decode_payload(text: str | None) -> tuple:
     try:
         payload = base64.b64decode(standard, validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidArgument("payloadBase64 is not valid base64", location="payloadBase64") from None
+        raise InvalidArgument("payloadBase64 is not valid base64", location="payloadBase64",
+                              location_type="body") from None
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise PayloadTooLarge(f"Task payload is {len(payload)} bytes; at most {MAX_PAYLOAD_BYTES} "
                               "are allowed")
@@ -109,19 +74,29 @@ def eta_usec(value: int | None) -> int:
         return 0
     if not 0 < value <= MAX_TIMESTAMP_USEC:
         raise InvalidArgument(f"leaseTimestamp {value} is out of range: give microseconds since "
-                              "the epoch", location="leaseTimestamp")
+                              "the epoch", location="leaseTimestamp", location_type="body")
     return value
 
 
-def same_queue(body: dict, queue: str) -> None:
-    """A body's queueName, when given, names the queue of the URL (short or long form)."""
+def same_queue(body: dict, project: str, queue: str) -> None:
+    """A body's queueName, when given, names the queue of the URL: short or long form
+    (`projects/<project>/taskqueues/<queue>`, the project with or without its partition)."""
     given = body.get("queueName")
     if given in (None, ""):
         return
     match = _QUEUE_PATH.fullmatch(given)
-    if (match.group(1) if match else given) != queue:
-        raise InvalidArgument(f"queueName '{_shown(given)}' does not match the queue {queue} of the "
-                              "request", location="queueName")
+    same = (given == queue if not match else
+            match.group(2) == queue and _same_project(match.group(1), project))
+    if not same:
+        raise InvalidArgument(f"queueName '{shown(given)}' does not match the queue {queue} of the "
+                              "request", location="queueName", location_type="body")
+
+
+def _same_project(given: str, project: str) -> bool:
+    try:
+        return project_id(given) == project_id(project)
+    except InvalidArgument:
+        return False
 
 
 def tag_filter(group_by_tag: bool | None, tag: str | None) -> tuple:
@@ -131,10 +106,6 @@ def tag_filter(group_by_tag: bool | None, tag: str | None) -> tuple:
     if group_by_tag:
         return (tag_bytes(tag), False) if tag is not None else (None, True)
     return None, False
-
-
-def _shown(value: str) -> str:
-    return value if len(value) <= 64 else value[:61] + "..."
 
 
 def _keys(backend: Backend, project: str, taskqueue: str):
@@ -176,7 +147,7 @@ def taskqueues_get(backend, project, taskqueue, get_stats=None):
 
 def tasks_insert(backend, project, taskqueue, body):
     keys = _keys(backend, project, taskqueue)
-    same_queue(body, taskqueue)
+    same_queue(body, project, taskqueue)
     name = body.get("id")
     name = task_name(name, "id") if name not in (None, "") else secrets.token_hex(16)
     payload, urlsafe = decode_payload(body.get("payloadBase64"))
@@ -213,11 +184,11 @@ def tasks_lease(backend, project, taskqueue, num_tasks, lease_secs, group_by_tag
 
 def _change_lease(backend, project, taskqueue, task, new_lease_seconds, body):
     keys = _keys(backend, project, taskqueue)
-    same_queue(body, taskqueue)
+    same_queue(body, project, taskqueue)
     name = task_name(task)
     if body.get("id") not in (None, "", name):
-        raise InvalidArgument(f"Body id '{_shown(str(body['id']))}' does not match the task {name} "
-                              "of the request", location="id")
+        raise InvalidArgument(f"Body id '{shown(str(body['id']))}' does not match the task {name} "
+                              "of the request", location="id", location_type="body")
     expected = body.get("leaseTimestamp") or None
     renewed = backend.store.renew(keys, name, new_lease_seconds, expected_lease_usec=expected)
     return task_json(renewed, taskqueue)

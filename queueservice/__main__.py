@@ -1,9 +1,14 @@
-"""`python -m queueservice`: run the service with gunicorn and the settings of gunicorn.conf.py."""
+"""`python -m queueservice`: run the service (the default), or talk to a running one.
+
+With no command it serves with gunicorn and the settings of gunicorn.conf.py. The other
+commands come from the API modules (`cli_commands()` in api_data/<api>_<version>.py).
+"""
 
 from __future__ import annotations
 
 import sys
 
+import click
 from gunicorn.app.base import BaseApplication
 
 from .config import Settings
@@ -25,13 +30,38 @@ class _Server(BaseApplication):
         return create_app(self._settings)
 
 
-def main(argv=None) -> int:
+def serve() -> None:
     settings = Settings.from_env()
-    print(f"queueservice: serving on http://{settings.host}:{settings.port} "
-          f"({'embedded in-memory store' if settings.embedded else 'Redis'})", file=sys.stderr)
+    click.echo(f"queueservice: serving on http://{settings.host}:{settings.port} "
+               f"({'embedded in-memory store' if settings.embedded else 'Redis'})", err=True)
     _Server(settings).run()
-    return 0
 
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def main(ctx):
+    """Serve Google's task queue APIs locally (no command), or steer a running service."""
+    if ctx.invoked_subcommand is None:
+        serve()
+
+
+@main.command("serve")
+def serve_cmd():
+    """Run the service on HOST:PORT (the default command)."""
+    serve()
+
+
+def _add_api_commands(group) -> None:
+    from .apis import import_module
+    from .discovery import load_all
+
+    for document in load_all(Settings.from_env().api_data_dir):
+        hook = getattr(import_module(document), "cli_commands", None)
+        for command in (hook() if callable(hook) else []):
+            group.add_command(command)
+
+
+_add_api_commands(main)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -9,18 +9,11 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import re
 import sys
 from dataclasses import dataclass
 from types import ModuleType
 
-from .discovery import ApiDocument, DocumentError, Method
-
-
-def snake(name: str) -> str:
-    """`numTasks` -> `num_tasks`; other characters a Python name cannot hold become `_`."""
-    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
-    return re.sub(r"\W", "_", name)
+from .discovery import ApiDocument, DocumentError, Method, snake
 
 
 @dataclass

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-from flask import Flask, request
+from flask import Flask, Response, redirect, request
 from werkzeug.exceptions import HTTPException
 
 from . import apis as apis_mod
-from . import batch, discovery, discovery_views, redis_conn
+from . import batch, discovery, discovery_views, metrics, redis_conn
 from .config import Settings
 from .engine import Call, build_routes, invoke
 from .request_body import read_body
@@ -29,6 +30,7 @@ class Engine:
     redis: object
     apis: list
     routes: dict
+    collectors: list = field(default_factory=list)
 
 
 def engine() -> Engine:
@@ -60,6 +62,17 @@ def to_api_error(exc: BaseException) -> ApiError:
     return InternalError("Internal error; the server log has the details")
 
 
+def status_of(exc: BaseException) -> int:
+    """The HTTP status an exception will be answered with (for logs and metrics)."""
+    if isinstance(exc, ApiError):
+        return exc.status
+    if isinstance(exc, HTTPException):
+        return exc.code or 500
+    if isinstance(exc, redis_conn.UNAVAILABLE_ERRORS):
+        return 503
+    return 500
+
+
 def create_app(settings: Settings | None = None, redis_client=None) -> Flask:
     """Build the service: load every `api_data/*.api`, bind its module, and route it."""
     settings = settings or Settings.from_env()
@@ -85,17 +98,26 @@ def create_app(settings: Settings | None = None, redis_client=None) -> Flask:
     discovery_routes = discovery_views.views(bound)
     for rule, view in discovery_routes:
         app.add_url_rule(rule, endpoint="discovery:" + rule, view_func=view, methods=["GET"])
-    for doc in bound:
-        if doc.document.batch_path:
-            app.add_url_rule("/" + doc.document.batch_path, endpoint="batch:" + doc.document.batch_path,
-                             view_func=batch.view, methods=["POST"])
-    app.add_url_rule("/batch/<api>/<version>", endpoint="batch:api", view_func=batch.view,
-                     methods=["POST"])
+    batch_paths = {"/" + a.document.batch_path for a in bound if a.document.batch_path}
+    batch_paths |= {f"/batch/{a.document.name}/{a.document.version}" for a in bound}
+    for path in sorted(batch_paths):
+        app.add_url_rule(path, endpoint="batch:" + path, view_func=batch.view, methods=["POST"])
     app.add_url_rule("/healthz", view_func=_healthz, methods=["GET"])
+    app.add_url_rule("/metrics", view_func=_metrics, methods=["GET"])
+    app.add_url_rule("/", view_func=lambda: redirect("/dashboard/"), methods=["GET"])
+    eng.collectors = []
+    for api in bound:
+        pages = getattr(api.module, "web_pages", None)
+        if callable(pages):
+            app.register_blueprint(pages(api.backend))
+        collector = getattr(api.module, "metrics_collector", None)
+        if callable(collector):
+            eng.collectors.append(collector(api.backend))
 
     @app.errorhandler(Exception)
     def _handle(exc):
-        return error_response(to_api_error(exc))
+        pretty = request.args.get("prettyPrint", "true").lower() != "false"
+        return error_response(to_api_error(exc), pretty=pretty)
 
     return app
 
@@ -103,9 +125,24 @@ def create_app(settings: Settings | None = None, redis_client=None) -> Flask:
 def _api_view(**path_values):
     eng = engine()
     route = eng.routes[request.url_rule.endpoint]
-    data = read_body(eng.settings.max_request_bytes) if route.method.request else b""
-    status, value, pretty = invoke(Call(route, path_values, request.args, data))
-    return json_response(value, status=status, pretty=pretty)
+    started, status = time.perf_counter(), 500
+    try:
+        data = read_body(eng.settings.max_request_bytes) if route.method.request else b""
+        status, value, pretty = invoke(Call(route, path_values, request.args, data))
+        return json_response(value, status=status, pretty=pretty)
+    except BaseException as exc:
+        status = status_of(exc)
+        raise
+    finally:
+        elapsed = time.perf_counter() - started
+        metrics.observe(route.method.id, status, elapsed)
+        if access_log.isEnabledFor(logging.INFO):
+            where = " ".join(f"{route.variables[k]}={v}" for k, v in path_values.items())
+            access_log.info("%s %s status=%d %.1fms", route.method.id, where, status, elapsed * 1000)
+
+
+def _metrics():
+    return Response(metrics.render(engine().collectors), content_type=metrics.CONTENT_TYPE)
 
 
 def _healthz():

@@ -104,7 +104,8 @@ def view(**_ignored):
             status, resp_headers, payload = _nested_refused()
         else:
             builder = EnvironBuilder(path=path, query_string=query, method=method,
-                                     headers=[(k, v) for k, v in headers if k.lower() != "content-length"],
+                                     headers=[(k, v) for k, v in headers
+                                              if k.lower() not in ("content-length", "transfer-encoding")],
                                      data=body.encode("utf-8"), base_url=request.host_url)
             try:
                 environ = builder.get_environ()

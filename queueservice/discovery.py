@@ -9,6 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+def snake(name: str) -> str:
+    """`numTasks` -> `num_tasks`; other characters a Python name cannot hold become `_`."""
+    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+    return re.sub(r"\W", "_", name)
+
+
 class DocumentError(Exception):
     """A discovery document that the engine cannot serve; stops start-up."""
 
@@ -59,8 +65,9 @@ class Method:
 
     @property
     def handler_name(self) -> str:
-        """The naming rule: `taskqueue.tasks.lease` is implemented by `tasks_lease`."""
-        return "_".join(self.id.split(".")[1:])
+        """The naming rule: `taskqueue.tasks.lease` is implemented by `tasks_lease`
+        (and `queueadmin.queues.requeueDead` by `queues_requeue_dead`)."""
+        return "_".join(snake(part) for part in self.id.split(".")[1:])
 
 
 @dataclass

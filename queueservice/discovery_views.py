@@ -28,9 +28,9 @@ def root_url() -> str:
         proto = request.scheme
     host = _first("X-Forwarded-Host")
     if not _HOST.match(host):
-        host = request.host
+        host = request.host if _HOST.match(request.host or "") else "localhost"
     prefix = _first("X-Forwarded-Prefix").rstrip("/")
-    if not _PREFIX.match(prefix):
+    if not _PREFIX.match(prefix) or any(part in (".", "..") for part in prefix.split("/")):
         prefix = ""
     return f"{proto}://{host}{prefix}/"
 

@@ -8,8 +8,8 @@ import orjson
 
 from . import fields as fields_mod
 from . import params, schema
-from .apis import BoundApi, snake
-from .discovery import Method, path_to_rule
+from .apis import BoundApi
+from .discovery import Method, path_to_rule, snake
 from .errors import InvalidArgument, ParseError
 
 
@@ -86,6 +86,8 @@ def invoke(call: Call):
     args = params.check(method.parameters, values, call.query)
     selector = options.get("fields")
     tree = fields_mod.parse(selector) if selector else None
+    if tree is not None:
+        fields_mod.check(tree, method.response, document.schemas, selector)
     kwargs = {snake(name): value for name, value in args.items()}
     if method.request:
         body = parse_json_body(call.body)

@@ -85,3 +85,27 @@ def apply(value, tree):
         elif name in value:
             out[name] = apply(value[name], sub)
     return out
+
+
+def check(tree: dict, schema_name: str | None, schemas: dict, selector: str) -> None:
+    """Refuse a selector naming a field the response schema does not have (as Google did)."""
+    if schema_name and schema_name in schemas:
+        _check(tree, schemas[schema_name], schemas, selector, 0)
+
+
+def _check(tree, schema, schemas, selector, depth):
+    while "$ref" in schema and depth < 32:
+        schema = schemas.get(schema["$ref"], {})
+        depth += 1
+    if schema.get("type") == "array":
+        return _check(tree, schema.get("items", {}), schemas, selector, depth + 1)
+    props = schema.get("properties")
+    if props is None or depth > 32:
+        return
+    for name, sub in tree.items():
+        if name == "*":
+            continue
+        if name not in props:
+            raise _bad(selector, f"unknown field '{name}'")
+        if sub is not None:
+            _check(sub, props[name], schemas, selector, depth + 1)

@@ -3,8 +3,28 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 
 from .config import Settings
+
+
+def _child_exit(server, worker):
+    """A dead worker's metric files are merged into the totals, not counted as live."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def _on_exit(server):
+    shutil.rmtree(os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""), ignore_errors=True)
+
+
+def _on_starting(server) -> None:
+    """In the master, before any worker: workers share API metrics through files in this folder."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="queueservice-metrics-")
 
 
 def options(settings: Settings | None = None) -> dict:
@@ -25,4 +45,7 @@ def options(settings: Settings | None = None) -> dict:
         "keepalive": 5,
         "loglevel": settings.log_level.lower(),
         "accesslog": None,
+        "on_starting": _on_starting,
+        "child_exit": _child_exit,
+        "on_exit": _on_exit,
     }

@@ -25,14 +25,15 @@ class SafeConnection(redis.Connection):
     Commands are not retried (a script may have run before the connection broke, and
     running insert or lease again would not be the same). Only the health-check PING,
     sent before a command on a connection idle for a second, is retried once on a fresh
-    socket, so a connection left stale by a restart is replaced before it is used.
+    socket when the old one was closed, so a connection left stale by a restart is replaced
+    before it is used. A PING that times out is not retried: Redis is slow, not restarted.
     """
 
     def check_health(self):
         if self.health_check_interval and time.monotonic() > self.next_health_check:
             try:
                 self._send_ping()
-            except UNAVAILABLE_ERRORS[:2]:
+            except RedisConnectionError:
                 self.disconnect()
                 self._send_ping()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import request
 
-from .errors import PayloadTooLarge
+from .errors import InvalidArgument, PayloadTooLarge
 
 
 def read_body(max_bytes: int) -> bytes:
@@ -19,7 +19,10 @@ def read_body(max_bytes: int) -> bytes:
     limit = max_bytes + 1 if length is None else length
     chunks, size = [], 0
     while size < limit:
-        chunk = stream.read(min(65536, limit - size))
+        try:
+            chunk = stream.read(min(65536, limit - size))
+        except Exception as exc:  # the server's parser refused the body (bad chunking, cut short)
+            raise InvalidArgument(f"The request body could not be read: {exc.__class__.__name__}") from None
         if not chunk:
             break
         chunks.append(chunk)

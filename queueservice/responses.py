@@ -24,5 +24,5 @@ def json_response(value, status: int = 200, pretty: bool = True) -> Response:
     return Response(dumps(value, pretty), status=status, content_type=JSON_TYPE)
 
 
-def error_response(err: ApiError) -> Response:
-    return json_response(err.to_dict(), status=err.status)
+def error_response(err: ApiError, pretty: bool = True) -> Response:
+    return json_response(err.to_dict(), status=err.status, pretty=pretty)

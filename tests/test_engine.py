@@ -206,3 +206,13 @@ def test_document_and_module_must_match_at_start_up(tmp_path, change, message):
     settings = Settings(redis_url="redis://unused", api_data_dir=folder, log_level="WARNING")
     with pytest.raises(DocumentError, match=message):
         create_app(settings, redis_client=fakeredis.FakeRedis())
+
+
+def test_fields_naming_an_unknown_field_is_400(web):
+    expect_json_error(web.put("/echo/v1/things/n?fields=body/nope", json={}), 400, "invalid", "nope")
+    expect_json_error(web.put("/echo/v1/things/n?fields=other", json={}), 400, "invalid", "other")
+
+
+def test_batch_path_of_an_unknown_api_is_404(web):
+    expect_json_error(web.post("/batch/nope/v1", data="x", content_type="multipart/mixed; boundary=b"),
+                      404, "notFound")

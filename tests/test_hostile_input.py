@@ -26,7 +26,7 @@ from .servers import REPO
 DOC = load_document(REPO / "api_data" / "taskqueue_v1beta2.api")
 NAMESPACE = re.compile(
     rb"^qs:queues$|^qs:\{[A-Za-z0-9][A-Za-z0-9.:_-]{0,99}/[a-zA-Z0-9-]{1,100}\}:"
-    rb"(tasks|payloads|eta|enq|dead|stats|notag|tag:.+)$", re.S)
+    rb"(tasks|payloads|eta|enq|dead|stats|leased|history|notag|tag:.+)$", re.S)
 
 nasty_text = st.one_of(
     st.sampled_from(["q", "a{b}", "a:b", "a/b", "%00", "\x00", "..", "lease", "x" * 501, "q" * 101,
@@ -145,6 +145,10 @@ RAW_CASES = {
                               b"Content-Type: application/json\r\nContent-Length: 4\r\n\r\n\xff\xfe\xfd\xfc"),
     "long query string": (b"GET /taskqueue/v1beta2/projects/app/taskqueues/q/tasks?fields=" + b"a," * 3000 +
                           b"a HTTP/1.1\r\nHost: x\r\n\r\n"),
+    "bad chunk size": (b"POST /taskqueue/v1beta2/projects/app/taskqueues/q/tasks HTTP/1.1\r\nHost: x\r\n"
+                       b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"),
+    "chunk without its CRLF": (b"POST /batch HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/mixed; boundary=b\r\n"
+                               b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}XX0\r\n\r\n"),
     "very long task name": (b"GET /taskqueue/v1beta2/projects/app/taskqueues/q/tasks/" + b"n" * 5000 +
                             b" HTTP/1.1\r\nHost: x\r\n\r\n"),
 }

@@ -211,3 +211,33 @@ def test_registry_lists_queues(store):
     store.insert(QueueKeys("p1", "b"), "x", b"")
     store.insert(QueueKeys("p1", "a"), "x", b"")
     assert [(k.project, k.queue) for k in store.queues()] == [("p1", "a"), ("p1", "b")]
+
+
+def test_lease_reply_is_capped_by_payload_bytes(store, keys, monkeypatch):
+    import api_data.taskqueue.store as store_module
+
+    monkeypatch.setattr(store_module, "MAX_LEASE_REPLY_BYTES", 2500)
+    for i in range(5):
+        store.insert(keys, f"t{i}", b"x" * 1000)
+    assert [t.name for t in store.lease(keys, 10, 60).tasks] == ["t0", "t1"]
+    assert [t.name for t in store.lease(keys, 10, 60).tasks] == ["t2", "t3"]
+    store.insert(keys, "huge", b"x" * 5000)
+    assert [t.name for t in store.lease(keys, 10, 60).tasks] == ["t4"]
+    assert [t.name for t in store.lease(keys, 10, 60).tasks] == ["huge"]
+
+
+def test_first_tag_skips_a_task_past_max_leases(store, keys):
+    store.insert(keys, "a", b"", tag=b"A")
+    store.lease(keys, 1, 0, tag=b"A", max_leases=1)
+    store.insert(keys, "b", b"", tag=b"B")
+    result = store.lease(keys, 5, 60, first_tag=True, max_leases=1)
+    assert [t.name for t in result.tasks] == ["b"]
+    assert result.dead_lettered == 1
+
+
+def test_zero_second_lease_looks_past_tasks_set_aside(store, keys):
+    store.insert(keys, "x1", b"")
+    store.lease(keys, 1, 0, max_leases=1)
+    store.insert(keys, "y1", b"")
+    result = store.lease(keys, 1, 0, max_leases=1)
+    assert ([t.name for t in result.tasks], result.dead_lettered) == (["y1"], 1)

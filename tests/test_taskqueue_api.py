@@ -373,3 +373,24 @@ def test_render_daemon_pattern(api, queue):
         api.tasks().delete(project="render", taskqueue=queue, task=task["id"]).execute()
     stats = api.taskqueues().get(project="render", taskqueue=queue, getStats=True).execute()["stats"]
     assert stats["totalTasks"] == 14
+
+
+def test_unknown_field_selection_is_400(api, queue):
+    call = api.tasks().list(project=PROJECT, taskqueue=queue, fields="items(nope)")
+    expect_error(call, 400, "invalid", "nope")
+
+
+def test_long_form_queue_name_must_name_this_project(api, queue):
+    insert(api, queue, queueName=f"projects/test-app/taskqueues/{queue}")
+    call = api.tasks().insert(project=PROJECT, taskqueue=queue,
+                              body={"queueName": f"projects/other/taskqueues/{queue}", "payloadBase64": "aGk="})
+    expect_error(call, 400, "invalid", "queueName")
+
+
+def test_unknown_partition_prefix_is_400(api, queue):
+    expect_error(api.taskqueues().get(project="x~app", taskqueue=queue), 400, "invalid", "project")
+
+
+def test_errors_honour_pretty_print_false(client, queue):
+    r = client.get(f"/taskqueue/v1beta2/projects/app/taskqueues/{queue}/tasks/nope?prettyPrint=false")
+    assert r.status_code == 404 and b"\n" not in r.data

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import yaml
@@ -28,6 +29,32 @@ class QueueConfig:
                 "producerEmails": list(self.producer_emails)}
 
 
+_QUEUE_NAME = re.compile(r"[a-zA-Z0-9-]{1,100}")
+
+
+def _queue_entry(entry, path) -> QueueConfig:
+    """One `queue:` item of queue.yaml, checked; QueueConfigError names what is wrong."""
+    if not isinstance(entry, dict) or not entry.get("name"):
+        raise QueueConfigError(f"QUEUE_CONFIG {path}: every queue needs a name")
+    name = str(entry["name"])
+    if not _QUEUE_NAME.fullmatch(name):
+        raise QueueConfigError(f"QUEUE_CONFIG {path}: queue name {name!r} breaks App Engine's rule "
+                               "[a-zA-Z0-9-]{1,100}")
+    retry = entry.get("retry_parameters") or {}
+    acl = entry.get("acl") or []
+    if not isinstance(retry, dict) or not isinstance(acl, list):
+        raise QueueConfigError(f"QUEUE_CONFIG {path}: queue {name}: retry_parameters must be a mapping "
+                               "and acl a list")
+    limit = retry.get("task_retry_limit") or 0
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise QueueConfigError(f"QUEUE_CONFIG {path}: queue {name}: task_retry_limit must be a whole "
+                               f"number, not {limit!r}")
+    users = tuple(a["user_email"] for a in acl if isinstance(a, dict) and "user_email" in a)
+    writers = tuple(a["writer_email"] for a in acl if isinstance(a, dict) and "writer_email" in a)
+    return QueueConfig(name=name, mode=str(entry.get("mode", "push")), max_leases=limit,
+                       consumer_emails=users, producer_emails=writers)
+
+
 @dataclass
 class QueueCatalog:
     """Resolves a queue name to its configuration, or refuses it as Google did."""
@@ -45,18 +72,12 @@ class QueueCatalog:
                 data = yaml.safe_load(fh) or {}
         except (OSError, yaml.YAMLError) as exc:
             raise QueueConfigError(f"QUEUE_CONFIG {path}: {exc}") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("queue") or [], list):
+            raise QueueConfigError(f"QUEUE_CONFIG {path}: expected a mapping with a 'queue' list")
         queues = {}
         for entry in data.get("queue") or []:
-            if not isinstance(entry, dict) or not entry.get("name"):
-                raise QueueConfigError(f"QUEUE_CONFIG {path}: every queue needs a name")
-            retry = entry.get("retry_parameters") or {}
-            acl = entry.get("acl") or []
-            users = tuple(a["user_email"] for a in acl if isinstance(a, dict) and "user_email" in a)
-            writers = tuple(a["writer_email"] for a in acl if isinstance(a, dict) and "writer_email" in a)
-            name = str(entry["name"])
-            queues[name] = QueueConfig(name=name, mode=str(entry.get("mode", "push")),
-                                       max_leases=int(retry.get("task_retry_limit") or 0),
-                                       consumer_emails=users, producer_emails=writers)
+            queue = _queue_entry(entry, path)
+            queues[queue.name] = queue
         return cls(configured=queues, source=path)
 
     def resolve(self, name: str) -> QueueConfig:

@@ -17,6 +17,9 @@ from .keys import REGISTRY, QueueKeys, parse_registry_entry, registry_entry
 
 LUA_DIR = Path(__file__).with_name("lua")
 STATES = ("all", "available", "leased", "delayed", "dead")
+#: Payload bytes one lease may hand out (at least one task): a reply must reach the client
+#: well within REDIS_TIMEOUT_SECS, or tasks would be leased that nobody received.
+MAX_LEASE_REPLY_BYTES = 32 * 1024 * 1024
 
 
 class Code(IntEnum):
@@ -93,6 +96,16 @@ class Page:
 
     tasks: list
     total: int | None
+    now_usec: int
+
+
+def state_of(task: "Task", now_usec: int, dead: bool = False) -> str:
+    """available, leased, delayed or dead, as of `now_usec` (Redis time)."""
+    if dead:
+        return "dead"
+    if task.lease_usec > now_usec:
+        return "leased" if task.retry_count > 0 else "delayed"
+    return "available"
 
 
 @dataclass(frozen=True)
@@ -131,10 +144,14 @@ class TaskStore:
             self._registered.add(entry)
 
     def insert(self, keys: QueueKeys, name: str, payload: bytes, *, tag: bytes = b"",
-               eta_usec: int = 0, urlsafe: bool = False) -> Task:
-        """Add a task; `eta_usec` > 0 delays it until then. Raises Conflict if `name` is taken."""
+               eta_usec: int = 0, delay_secs: int = 0, urlsafe: bool = False) -> Task:
+        """Add a task; `eta_usec` > 0 delays it until then, or else `delay_secs` from now (Redis time).
+
+        Raises Conflict if `name` is taken.
+        """
         self._register(keys)
-        reply = self._run("insert", keys, name, payload, eta_usec, "u" if urlsafe else "s", tag)
+        reply = self._run("insert", keys, name, payload, eta_usec, "u" if urlsafe else "s", tag,
+                          delay_secs * 1_000_000)
         if reply[0] != Code.OK:
             _raise_for(reply[0], keys, name)
         return Task.from_reply(reply[1], payload=payload)
@@ -162,9 +179,11 @@ class TaskStore:
 
         `tag` restricts to that tag; `first_tag` to the tag of the first available task.
         Tasks already leased `max_leases` times (0: no limit) are set aside as dead letters.
+        Fewer tasks are handed out when their payloads would pass MAX_LEASE_REPLY_BYTES.
         """
         mode = "tag" if tag is not None else ("first-tag" if first_tag else "any")
-        dead, replies = self._run("lease", keys, count, lease_secs * 1_000_000, mode, tag or b"", max_leases)
+        dead, replies = self._run("lease", keys, count, lease_secs * 1_000_000, mode, tag or b"", max_leases,
+                                  MAX_LEASE_REPLY_BYTES)
         return LeaseResult(tasks=[Task.from_reply(r) for r in replies], dead_lettered=int(dead))
 
     def renew(self, keys: QueueKeys, name: str, lease_secs: int, *,
@@ -199,9 +218,18 @@ class TaskStore:
     def browse(self, keys: QueueKeys, state: str, offset: int = 0, count: int = 50,
                tag: bytes | None = None) -> Page:
         """A page of tasks in `state` (one of STATES), without payloads."""
-        total, replies = self._run("browse", keys, state, offset, count, tag or b"",
-                                   "1" if tag is not None else "0")
-        return Page(tasks=[Task.from_reply(r) for r in replies], total=None if int(total) < 0 else int(total))
+        total, replies, now = self._run("browse", keys, state, offset, count, tag or b"",
+                                        "1" if tag is not None else "0")
+        return Page(tasks=[Task.from_reply(r) for r in replies], total=None if int(total) < 0 else int(total),
+                    now_usec=int(now))
+
+    def inspect(self, keys: QueueKeys, name: str) -> tuple:
+        """(task with payload, its state now). Raises NotFound."""
+        reply = self._run("inspect", keys, name)
+        if reply[0] != Code.OK:
+            _raise_for(reply[0], keys, name)
+        task = Task.from_reply(reply[1])
+        return task, state_of(task, int(reply[3]), dead=bool(reply[2]))
 
     def history(self, keys: QueueKeys, task: str | None = None, limit: int = 200) -> list:
         """The newest transitions first, of one task or of the whole queue."""
@@ -219,6 +247,11 @@ class TaskStore:
                         break
             cursor = "(" + batch[-1][0].decode()
         return events
+
+    def now_usec(self) -> int:
+        """The store's clock (Redis TIME), in µs."""
+        seconds, micros = self._redis.time()
+        return seconds * 1_000_000 + micros
 
     def queues(self) -> list:
         """Every queue that ever held a task, as QueueKeys, sorted."""

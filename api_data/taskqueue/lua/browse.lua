@@ -5,7 +5,7 @@
 -- ARGV[4] offset, ARGV[5] count, ARGV[6] tag filter ('' = any), ARGV[7] '1' if a tag filter is set
 -- Cost: O(log N + offset + count) for every state but 'delayed', and for a tag filter on
 -- 'leased' and 'dead', which read ahead up to 20 pages to fill one.
--- Returns {total_in_state, {task, ...}}.
+-- Returns {total_in_state (-1: unknown), {task, ...}, now_usec}.
 local now = now_usec()
 local state, offset, count = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local has_tag = ARGV[7] == '1'
@@ -66,4 +66,4 @@ for _, member in ipairs(members) do
   end
 end
 if filtering then total = -1 end
-return {total, out}
+return {total, out, fmt(now)}

@@ -1,7 +1,8 @@
 -- insert: add a task unless a task of that name is in the queue (live or dead-lettered).
 -- Touches tasks, payloads, eta, enq, the tag index, history.
 -- ARGV[3] task name, ARGV[4] payload bytes, ARGV[5] first availability in µs since the epoch
--- (0 = now), ARGV[6] alphabet 's'|'u', ARGV[7] tag ('' = none)
+-- (0 = now), ARGV[6] alphabet 's'|'u', ARGV[7] tag ('' = none),
+-- ARGV[8] delay in µs counted from now (used when ARGV[5] is 0)
 -- Returns {0, task} inserted, {2} name taken (Code.TASK_EXISTS).
 local name = ARGV[3]
 if redis.call('HEXISTS', K_TASKS, name) == 1 then
@@ -9,6 +10,8 @@ if redis.call('HEXISTS', K_TASKS, name) == 1 then
 end
 local now = now_usec()
 local eta = tonumber(ARGV[5])
+local delay = tonumber(ARGV[8] or '0')
+if eta == 0 and delay > 0 then eta = now + delay end
 local m = {enq = now, lease = eta, rc = 0, alphabet = ARGV[6], tag = ARGV[7]}
 local score = now
 if eta > 0 then score = eta end

@@ -1,0 +1,218 @@
+"""Command-line access to a running service: queues, tasks, insert, lease, delete, purge, requeue.
+
+Every command talks HTTP to `--url` (the admin API and the TaskQueue API); tables for people,
+`--json` for scripts.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import click
+
+from . import presentation
+
+TASKQUEUE = "/taskqueue/v1beta2/projects/{project}/taskqueues/{queue}"
+ADMIN = "/admin/v1/projects/{project}/queues/{queue}"
+
+
+class Client:
+    def __init__(self, url: str):
+        self.url = url.rstrip("/")
+
+    def call(self, method: str, path: str, params=None, body=None):
+        query = "?" + urllib.parse.urlencode(params) if params else ""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path + query, data=data, method=method,
+                                         headers={"Content-Type": "application/json"} if data else {})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                text = response.read()
+        except urllib.error.HTTPError as exc:
+            text = exc.read()
+            try:
+                message = json.loads(text)["error"]["message"]
+            except (ValueError, KeyError, TypeError):
+                message = text.decode("utf-8", "replace")[:200]
+            raise click.ClickException(f"{exc.code}: {message}") from None
+        except urllib.error.URLError as exc:
+            raise click.ClickException(f"cannot reach {self.url}: {exc.reason}") from None
+        return json.loads(text) if text.strip() else {}
+
+
+def _options(fn):
+    fn = click.option("--url", default="http://127.0.0.1:8080", show_default=True, envvar="QUEUESERVICE_URL",
+                      help="The running service.")(fn)
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(fn)
+
+
+def _table(rows, headers):
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    click.echo("  ".join(str(h).ljust(w) for h, w in zip(headers, widths)))
+    for row in rows:
+        click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+
+
+def _out(as_json, value, show):
+    if as_json:
+        click.echo(json.dumps(value, indent=2))
+    else:
+        show(value)
+
+
+@click.command("queues")
+@_options
+def queues_cmd(url, as_json):
+    """List every queue with its counts."""
+    items = Client(url).call("GET", "/admin/v1/queues").get("items", [])
+    _out(as_json, items, lambda items: _table(
+        [(q["project"], q["queue"], q["available"], q["leased"], q["delayed"], q["dead"], q["leasedLastMinute"])
+         for q in items], ["PROJECT", "QUEUE", "AVAILABLE", "LEASED", "DELAYED", "DEAD", "LEASED/MIN"]))
+
+
+@click.command("tasks")
+@click.argument("project")
+@click.argument("queue")
+@click.option("--state", type=click.Choice(["all", "available", "leased", "delayed", "dead"]), default="all")
+@click.option("--tag", default=None)
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--offset", type=int, default=0)
+@_options
+def tasks_cmd(project, queue, state, tag, limit, offset, url, as_json):
+    """List the tasks of a queue in one state."""
+    params = {"state": state, "limit": limit, "offset": offset}
+    if tag is not None:
+        params["tag"] = tag
+    page = Client(url).call("GET", ADMIN.format(project=project, queue=queue) + "/tasks", params)
+    now = int(time.time() * 1e6)
+    _out(as_json, page, lambda page: _table(
+        [(t["id"], t["state"], t.get("tag", ""), t["retryCount"], presentation.relative(int(t["enqueueTimestamp"]), now),
+          presentation.relative(int(t["leaseTimestamp"]), now)) for t in page.get("items", [])],
+        ["TASK", "STATE", "TAG", "RETRIES", "ENQUEUED", "LEASE/DUE"]))
+
+
+@click.command("task")
+@click.argument("project")
+@click.argument("queue")
+@click.argument("task")
+@_options
+def task_cmd(project, queue, task, url, as_json):
+    """Show one task: its payload and its history."""
+    found = Client(url).call("GET", ADMIN.format(project=project, queue=queue) + f"/tasks/{task}")
+
+    def show(t):
+        for key in ("id", "state", "tag", "retryCount"):
+            click.echo(f"{key:12} {t.get(key, '')}")
+        click.echo(f"{'enqueued':12} {presentation.when(int(t['enqueueTimestamp']))}")
+        click.echo(f"{'lease':12} {presentation.when(int(t['leaseTimestamp']))}")
+        kind, text = presentation.preview(base64.b64decode(t.get("payloadBase64", "")))
+        click.echo(f"payload ({t.get('payloadSize', 0)} bytes, {kind}):\n{text}\nhistory:")
+        for e in t.get("history", []):
+            click.echo(f"  {presentation.when(int(e['at']))}  {e['event']:14} retry_count={e['retryCount']}")
+
+    _out(as_json, found, show)
+
+
+@click.command("insert")
+@click.argument("project")
+@click.argument("queue")
+@click.argument("payload")
+@click.option("--tag", default=None)
+@click.option("--name", default=None, help="Task name (generated when left out).")
+@_options
+def insert_cmd(project, queue, payload, tag, name, url, as_json):
+    """Insert a task whose payload is PAYLOAD (text; '-' reads standard input)."""
+    data = sys.stdin.buffer.read() if payload == "-" else payload.encode("utf-8")
+    body = {"queueName": queue, "payloadBase64": base64.b64encode(data).decode()}
+    if tag is not None:
+        body["tag"] = tag
+    if name:
+        body["id"] = name
+    task = Client(url).call("POST", TASKQUEUE.format(project=project, queue=queue) + "/tasks", body=body)
+    _out(as_json, task, lambda t: click.echo(t["id"]))
+
+
+@click.command("lease")
+@click.argument("project")
+@click.argument("queue")
+@click.option("--num", "num_tasks", type=int, default=1, show_default=True)
+@click.option("--secs", "lease_secs", type=int, default=60, show_default=True)
+@click.option("--tag", default=None, help="Only tasks with this tag.")
+@_options
+def lease_cmd(project, queue, num_tasks, lease_secs, tag, url, as_json):
+    """Lease tasks, as a worker would."""
+    params = {"numTasks": num_tasks, "leaseSecs": lease_secs}
+    if tag is not None:
+        params.update(groupByTag="true", tag=tag)
+    items = Client(url).call("POST", TASKQUEUE.format(project=project, queue=queue) + "/tasks/lease",
+                             params).get("items", [])
+    _out(as_json, items, lambda items: _table(
+        [(t["id"], t.get("tag", ""), t["retry_count"], presentation.when(t["leaseTimestamp"]),
+          base64.b64decode(t.get("payloadBase64", ""))[:40]) for t in items],
+        ["TASK", "TAG", "RETRIES", "LEASED UNTIL", "PAYLOAD"]))
+
+
+@click.command("delete")
+@click.argument("project")
+@click.argument("queue")
+@click.argument("task")
+@_options
+def delete_cmd(project, queue, task, url, as_json):
+    """Delete a task."""
+    Client(url).call("DELETE", ADMIN.format(project=project, queue=queue) + f"/tasks/{task}")
+    _out(as_json, {"deleted": task}, lambda v: click.echo(f"deleted {task}"))
+
+
+@click.command("purge")
+@click.argument("project")
+@click.argument("queue")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@_options
+def purge_cmd(project, queue, yes, url, as_json):
+    """Delete every task of a queue, with progress."""
+    client = Client(url)
+    path = ADMIN.format(project=project, queue=queue)
+    summary = client.call("GET", path)
+    total = summary["total"] + summary["dead"]
+    if not yes and not as_json:
+        click.confirm(f"Delete all {total} tasks of {project}/{queue}?", abort=True)
+    deleted = 0
+    with click.progressbar(length=total, label="Purging", file=sys.stderr if as_json else None) as bar:
+        while True:
+            step = client.call("POST", path + "/purge", {"limit": 2000})
+            deleted += step["deleted"]
+            bar.update(step["deleted"])
+            if not step["remaining"] or not step["deleted"]:
+                break
+    _out(as_json, {"deleted": deleted}, lambda v: click.echo(f"purged {deleted} tasks"))
+
+
+@click.command("requeue")
+@click.argument("project")
+@click.argument("queue")
+@click.argument("task", required=False)
+@_options
+def requeue_cmd(project, queue, task, url, as_json):
+    """Put a dead-lettered task (or, without TASK, all of them) back in the queue."""
+    path = ADMIN.format(project=project, queue=queue)
+    client = Client(url)
+    if task:
+        client.call("POST", path + f"/tasks/{task}/requeue")
+        count = 1
+    else:
+        count = 0
+        while True:
+            step = client.call("POST", path + "/requeueDead", {"limit": 1000})["requeued"]
+            count += step
+            if not step:
+                break
+    _out(as_json, {"requeued": count}, lambda v: click.echo(f"requeued {count} tasks"))
+
+
+commands = [queues_cmd, tasks_cmd, task_cmd, insert_cmd, lease_cmd, delete_cmd, purge_cmd, requeue_cmd]

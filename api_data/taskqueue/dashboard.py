@@ -1,0 +1,142 @@
+"""The dashboard: server-rendered pages to watch and steer the pull queues (no build step, no CDN)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+
+from queueservice.errors import ApiError, InvalidArgument
+
+from . import presentation
+from .rules import MAX_PAYLOAD_BYTES, project_id, queue_config, tag_bytes, task_name
+from .store import STATES, state_of
+
+PAGE_SIZE = 50
+
+
+def blueprint(backend) -> Blueprint:
+    pages = Blueprint("dashboard", __name__, url_prefix="/dashboard", template_folder="templates",
+                      static_folder="static", static_url_path="/static")
+    store = backend.store
+
+    def keys_for(project, queue):
+        try:
+            queue_config(backend.queues, queue, location="queue")
+            return store.keys(project_id(project), queue)
+        except ApiError as exc:
+            abort(exc.status, exc.message)
+
+    @pages.app_template_filter("when")
+    def _when(usec):
+        return presentation.when(usec)
+
+    @pages.app_template_filter("relative")
+    def _relative(usec, now_usec):
+        return presentation.relative(usec, now_usec)
+
+    @pages.route("/")
+    def overview():
+        from api_data.queueadmin_v1 import queues_list
+
+        return render_template("overview.html", queues=queues_list(backend)["items"])
+
+    @pages.route("/q/<project>/<queue>")
+    def queue_page(project, queue):
+        keys = keys_for(project, queue)
+        state = request.args.get("state", "all")
+        if state not in STATES:
+            state = "all"
+        tag = request.args.get("tag") or None
+        offset = max(0, request.args.get("offset", 0, type=int))
+        page = store.browse(keys, state, offset, PAGE_SIZE, tag=tag.encode() if tag else None)
+        rows = [(t, "dead" if state == "dead" else state_of(t, page.now_usec)) for t in page.tasks]
+        stats = store.stats(keys)
+
+        def link(**changes):
+            args = {"state": state, "tag": tag or "", "offset": offset, **changes}
+            return url_for(".queue_page", project=keys.project, queue=keys.queue) + "?" + urlencode(
+                {k: v for k, v in args.items() if v not in ("", None, 0) or k == "state"})
+
+        return render_template("queue.html", keys=keys, stats=stats, rows=rows, state=state, tag=tag or "",
+                               offset=offset, page_size=PAGE_SIZE, total=page.total, now=page.now_usec,
+                               states=STATES, link=link, config=backend.queues.resolve(keys.queue))
+
+    @pages.route("/q/<project>/<queue>/t/<task>")
+    def task_page(project, queue, task):
+        keys = keys_for(project, queue)
+        try:
+            found, state = store.inspect(keys, task_name(task))
+        except ApiError as exc:
+            abort(exc.status, exc.message)
+        kind, text = presentation.preview(found.payload or b"")
+        events = store.history(keys, found.name, 200)
+        return render_template("task.html", keys=keys, task=found, state=state, kind=kind, preview=text,
+                               events=events, now=store.browse(keys, "dead", 0, 1).now_usec,
+                               tag=found.tag.decode("utf-8", "replace"))
+
+    def act(project, queue, action):
+        """Run a form's action, then go back with its outcome in the URL (no session needed)."""
+        keys = keys_for(project, queue)
+        try:
+            outcome = {"msg": action(keys), "level": "ok"}
+        except ApiError as exc:
+            outcome = {"msg": exc.message, "level": "error"}
+        target = request.form.get("next") or url_for(".queue_page", project=keys.project, queue=keys.queue)
+        if not target.startswith("/dashboard/"):
+            target = url_for(".overview")
+        separator = "&" if "?" in target else "?"
+        return redirect(target + separator + urlencode(outcome), code=303)
+
+    @pages.post("/q/<project>/<queue>/t/<task>/delete")
+    def delete(project, queue, task):
+        def run(keys):
+            store.delete(keys, task_name(task))
+            return f"Deleted task {task}."
+        return act(project, queue, run)
+
+    @pages.post("/q/<project>/<queue>/t/<task>/release")
+    def release(project, queue, task):
+        def run(keys):
+            store.renew(keys, task_name(task), 0)
+            return f"Released the lease on task {task}."
+        return act(project, queue, run)
+
+    @pages.post("/q/<project>/<queue>/t/<task>/requeue")
+    def requeue(project, queue, task):
+        def run(keys):
+            store.requeue(keys, task_name(task))
+            return f"Requeued task {task}."
+        return act(project, queue, run)
+
+    @pages.post("/q/<project>/<queue>/requeue-dead")
+    def requeue_dead(project, queue):
+        def run(keys):
+            count = 0
+            while True:
+                page = store.browse(keys, "dead", 0, 500)
+                if not page.tasks:
+                    return f"Requeued {count} dead-lettered tasks."
+                for task in page.tasks:
+                    store.requeue(keys, task.name)
+                    count += 1
+        return act(project, queue, run)
+
+    @pages.post("/q/<project>/<queue>/insert")
+    def insert(project, queue):
+        def run(keys):
+            import secrets
+
+            name = request.form.get("id", "").strip() or secrets.token_hex(16)
+            payload = request.form.get("payload", "").encode("utf-8")
+            if len(payload) > MAX_PAYLOAD_BYTES:
+                raise InvalidArgument(f"The payload is larger than {MAX_PAYLOAD_BYTES} bytes")
+            delay = request.form.get("delay", "0").strip() or "0"
+            if not delay.isdigit():
+                raise InvalidArgument("The delay must be a whole number of seconds")
+            store.insert(keys, task_name(name, "id"), payload, tag=tag_bytes(request.form.get("tag") or None),
+                         delay_secs=min(int(delay), 10 * 365 * 86400))
+            return f"Inserted task {name}."
+        return act(project, queue, run)
+
+    return pages

@@ -1,0 +1,48 @@
+"""How tasks read for people: times, ages and payload previews (dashboard and CLI)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+PREVIEW_BYTES = 4096
+
+
+def when(usec: int) -> str:
+    """A µs timestamp as UTC date and time; '-' for 0."""
+    if not usec:
+        return "-"
+    return datetime.fromtimestamp(usec / 1e6, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def relative(usec: int, now_usec: int) -> str:
+    """'3 min ago' or 'in 20 s'; '-' for 0."""
+    if not usec:
+        return "-"
+    delta = (usec - now_usec) / 1e6
+    amount = abs(delta)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        if amount >= size or unit == "s":
+            text = f"{amount / size:.0f} {unit}"
+            break
+    return f"in {text}" if delta > 0 else f"{text} ago"
+
+
+def preview(payload: bytes) -> tuple:
+    """(kind, text): pretty JSON, plain text, or a hex dump for binary payloads."""
+    head = payload[:PREVIEW_BYTES]
+    try:
+        text = payload.decode("utf-8") if len(payload) <= PREVIEW_BYTES else head.decode("utf-8", "ignore")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and (text.isprintable() or all(c.isprintable() or c in "\r\n\t" for c in text)):
+        try:
+            return "json", json.dumps(json.loads(payload), indent=2, ensure_ascii=False)
+        except ValueError:
+            return "text", text
+    lines = []
+    for offset in range(0, len(head), 16):
+        chunk = head[offset:offset + 16]
+        ascii_ = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+        lines.append(f"{offset:08x}  {chunk.hex(' '):<47}  {ascii_}")
+    return "hex", "\n".join(lines)
