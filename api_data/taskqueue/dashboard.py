@@ -72,6 +72,7 @@ def blueprint(backend) -> Blueprint:
         kind, text = presentation.preview(found.payload or b"")
         events = store.history(keys, found.name, 200)
         return render_template("task.html", keys=keys, task=found, state=state, kind=kind, preview=text,
+                               payload_size=len(found.payload or b""),
                                events=events, now=store.browse(keys, "dead", 0, 1).now_usec,
                                tag=found.tag.decode("utf-8", "replace"))
 

@@ -1,0 +1,111 @@
+"""The admin API (through googleapiclient, in-process on every store), metrics and access logs."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+from googleapiclient.discovery import build
+
+from .flask_http import FlaskHttp
+from .helpers import PROJECT, expect_error, insert, lease
+
+
+@pytest.fixture
+def admin(app):
+    return build("queueadmin", "v1", http=FlaskHttp(app), static_discovery=False,
+                 discoveryServiceUrl="http://localhost/discovery/v1/apis/{api}/{apiVersion}/rest")
+
+
+def test_queues_list_counts_tasks_by_state(api, admin, queue):
+    for i in range(4):
+        insert(api, queue, id=f"t{i}")
+    insert(api, queue, id="later", leaseTimestamp=str(int(time.time() * 1e6) + 3_600_000_000))
+    lease(api, queue, num=1, secs=600)
+    (summary,) = [q for q in admin.queues().list().execute()["items"] if q["queue"] == queue]
+    assert summary["project"] == "test-app"
+    assert (summary["available"], summary["leased"], summary["delayed"], summary["dead"]) == (3, 1, 1, 0)
+    assert summary["leasedLastMinute"] == 1
+
+
+def test_tasks_list_pages_by_state(api, admin, queue):
+    for i in range(7):
+        insert(api, queue, id=f"t{i}", tag="odd" if i % 2 else "even")
+    lease(api, queue, num=2, secs=600)
+    page = admin.tasks().list(project=PROJECT, queue=queue, state="available", offset=2, limit=3).execute()
+    assert [t["id"] for t in page["items"]] == ["t4", "t5", "t6"]
+    assert page["total"] == 5
+    leased = admin.tasks().list(project=PROJECT, queue=queue, state="leased").execute()
+    assert [(t["id"], t["state"]) for t in leased["items"]] == [("t0", "leased"), ("t1", "leased")]
+    tagged = admin.tasks().list(project=PROJECT, queue=queue, state="all", tag="odd").execute()
+    assert {t["id"] for t in tagged["items"]} == {"t1", "t3", "t5"}
+
+
+def test_task_get_has_payload_and_history(api, admin, queue):
+    insert(api, queue, b"{\"job\": 1}", id="h")
+    lease(api, queue, num=1, secs=600)
+    task = admin.tasks().get(project=PROJECT, queue=queue, task="h").execute()
+    assert task["state"] == "leased" and task["payloadSize"] == 10
+    assert [e["event"] for e in task["history"]] == ["leased", "inserted"]
+
+
+def test_release_ends_a_lease_whoever_holds_it(api, admin, queue):
+    insert(api, queue, id="r")
+    lease(api, queue, num=1, secs=600)
+    assert admin.tasks().release(project=PROJECT, queue=queue, task="r").execute()["state"] == "available"
+    assert [t["id"] for t in lease(api, queue)] == ["r"]
+
+
+def test_release_of_a_task_not_leased_is_refused(api, admin, queue):
+    insert(api, queue, id="free")
+    expect_error(admin.tasks().release(project=PROJECT, queue=queue, task="free"), 400, "failedPrecondition")
+
+
+def test_dead_letters_are_listed_and_requeued(app, admin, queue):
+    from api_data.taskqueue.keys import QueueKeys
+    from api_data.taskqueue.store import TaskStore
+
+    store = TaskStore(app.extensions["queueservice"].redis)
+    keys = QueueKeys("test-app", queue)
+    for name in ("d1", "d2"):
+        store.insert(keys, name, b"")
+    store.lease(keys, 2, 0, max_leases=1)
+    store.lease(keys, 2, 0, max_leases=1)
+    dead = admin.tasks().list(project=PROJECT, queue=queue, state="dead").execute()
+    assert [(t["id"], t["state"], t["retryCount"]) for t in dead["items"]] == [("d1", "dead", 1), ("d2", "dead", 1)]
+    history = admin.queues().history(project=PROJECT, queue=queue, task="d1").execute()["items"]
+    assert [e["event"] for e in history][:1] == ["dead_lettered"]
+    assert admin.queues().requeueDead(project=PROJECT, queue=queue).execute() == {"requeued": 2}
+    assert admin.queues().get(project=PROJECT, queue=queue).execute()["available"] == 2
+
+
+def test_purge_in_steps(api, admin, queue):
+    for i in range(5):
+        insert(api, queue, id=f"p{i}")
+    assert admin.queues().purge(project=PROJECT, queue=queue, limit=3).execute() == {"deleted": 3, "remaining": 2}
+    assert admin.queues().purge(project=PROJECT, queue=queue, limit=3).execute() == {"deleted": 2, "remaining": 0}
+    assert admin.queues().get(project=PROJECT, queue=queue).execute()["total"] == 0
+
+
+def test_admin_errors_use_googles_format(admin, client, queue):
+    expect_error(admin.tasks().get(project=PROJECT, queue=queue, task="nope"), 404, "notFound")
+    r = client.get(f"/admin/v1/projects/app/queues/{queue}/tasks?state=weird")
+    assert r.status_code == 400 and r.get_json()["error"]["errors"][0]["location"] == "state"
+
+
+def test_access_log_line_per_call(api, queue, caplog):
+    caplog.set_level(logging.INFO, logger="queueservice.access")
+    insert(api, queue, id="logged")
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "queueservice.access"]
+    assert line.startswith(f"taskqueue.tasks.insert project={PROJECT} taskqueue={queue} status=200 ")
+    assert line.endswith("ms")
+
+
+def test_metrics_count_calls_and_tasks(client, api, queue):
+    insert(api, queue, id="m1")
+    lease(api, queue, num=1, secs=600)
+    text = client.get("/metrics").get_data(as_text=True)
+    assert f'queueservice_tasks{{project="test-app",queue="{queue}",state="leased"}} 1.0' in text
+    assert 'queueservice_api_requests_total{method="taskqueue.tasks.lease",status="200"}' in text
+    assert 'queueservice_api_request_seconds_bucket{le="0.001",method="taskqueue.tasks.lease"}' in text
