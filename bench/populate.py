@@ -10,19 +10,14 @@ from api_data.taskqueue.store import TaskStore
 
 
 def populate(client, project: str, queue: str, count: int, payload_size: int = 100,
-             prefix: str = "t", first: int = 0, batch: int = 2000, lease_secs: int | None = None) -> float:
+             prefix: str = "t", first: int = 0, lease_secs: int | None = None,
+             history_max_events: int = 10_000) -> float:
     """Insert `count` tasks named <prefix><first>.. ; optionally lease them all. Returns seconds taken."""
-    store = TaskStore(client)
+    store = TaskStore(client, history_max_events)
     keys = QueueKeys(project, queue)
-    script = store._scripts._scripts["insert"]
     payload = os.urandom(payload_size)
     started = time.perf_counter()
-    for start in range(0, count, batch):
-        pipe = client.pipeline(transaction=False)
-        for i in range(start, min(count, start + batch)):
-            script(keys=[keys.tasks, keys.payloads, keys.eta, keys.enqueued],
-                   args=[keys.base, f"{prefix}{first + i}", payload, 0, "s", ""], client=pipe)
-        pipe.execute()
+    store.insert_many(keys, ((f"{prefix}{first + i}", payload) for i in range(count)))
     if lease_secs is not None:
         leased = 0
         while leased < count:

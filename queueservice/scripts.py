@@ -26,6 +26,10 @@ class Scripts:
     def names(self):
         return sorted(self._scripts)
 
+    def script(self, name: str):
+        """The registered script object, for use in a pipeline (`script(keys, args, client=pipe)`)."""
+        return self._scripts[name]
+
     def run(self, name: str, keys, args):
         """Run script `name` with KEYS and ARGV; one round trip (EVALSHA)."""
         return self._scripts[name](keys=list(keys), args=list(args))

@@ -57,7 +57,11 @@ class RedisServer:
 
     def start(self):
         self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(lambda: redis.Redis(port=self.port, socket_timeout=0.5).ping(), what="redis-server")
+        try:
+            wait_until(lambda: redis.Redis(port=self.port, socket_timeout=0.5).ping(), what="redis-server")
+        except TimeoutError:
+            self.stop()
+            raise
         return self
 
     def kill(self, sig=signal.SIGKILL):
@@ -125,6 +129,13 @@ class RedisClusterServer:
         return self.nodes[0].url
 
     def start(self):
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self):
         for node in self.nodes:
             node.start()
         cli = shutil.which("redis-cli")

@@ -241,3 +241,10 @@ def test_zero_second_lease_looks_past_tasks_set_aside(store, keys):
     store.insert(keys, "y1", b"")
     result = store.lease(keys, 1, 0, max_leases=1)
     assert ([t.name for t in result.tasks], result.dead_lettered) == (["y1"], 1)
+
+
+def test_insert_many_pipelines_inserts_and_skips_taken_names(store, keys):
+    store.insert(keys, "t1", b"old")
+    assert store.insert_many(keys, ((f"t{i}", b"new") for i in range(5)), batch=2) == 4
+    assert store.get(keys, "t1").payload == b"old"
+    assert store.get(keys, "t4").payload == b"new"

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
 
+from redis.cluster import RedisCluster
+
 from queueservice.errors import Conflict, FailedPrecondition, NotFound
 from queueservice.scripts import Scripts
 
@@ -155,6 +157,33 @@ class TaskStore:
         if reply[0] != Code.OK:
             _raise_for(reply[0], keys, name)
         return Task.from_reply(reply[1], payload=payload)
+
+    def insert_many(self, keys: QueueKeys, tasks, batch: int = 2000) -> int:
+        """Insert (name, payload) pairs, pipelined in batches; each insert is its own atomic
+        script. Names already taken are skipped. Returns how many were inserted."""
+        self._register(keys)
+        script, inserted, pending = self._scripts.script("insert"), 0, []
+
+        def flush():
+            nonlocal inserted
+            args = [[keys.base, self._history, name, payload, 0, "s", b"", 0] for name, payload in pending]
+            if isinstance(self._redis, RedisCluster):  # redis-py refuses EVALSHA in cluster pipelines
+                replies = [script(keys=keys.all(), args=a) for a in args]
+            else:
+                pipe = self._redis.pipeline(transaction=False)
+                for a in args:
+                    script(keys=keys.all(), args=a, client=pipe)
+                replies = pipe.execute()
+            inserted += sum(1 for reply in replies if reply[0] == Code.OK)
+            pending.clear()
+
+        for item in tasks:
+            pending.append(item)
+            if len(pending) >= batch:
+                flush()
+        if pending:
+            flush()
+        return inserted
 
     def get(self, keys: QueueKeys, name: str) -> Task:
         """One task with its payload. Raises NotFound."""

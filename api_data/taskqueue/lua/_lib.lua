@@ -63,12 +63,16 @@ local function task_reply(name, m, payload)
   return {name, fmt(m.enq), fmt(m.lease), fmt(m.rc), m.alphabet, m.tag, payload or false}
 end
 
--- Append one transition to the queue's capped history stream.
+-- Append one transition to the queue's capped history stream (its expiry is set once a script).
+local history_touched = false
 local function record(name, event, rc, at_usec)
   if HISTORY_MAX > 0 then
     redis.call('XADD', K_HISTORY, 'MAXLEN', '~', HISTORY_MAX, '*',
                'task', name, 'event', event, 'retry_count', fmt(rc), 'at', fmt(at_usec))
-    redis.call('PEXPIRE', K_HISTORY, HISTORY_TTL_MS)
+    if not history_touched then
+      redis.call('PEXPIRE', K_HISTORY, HISTORY_TTL_MS)
+      history_touched = true
+    end
   end
 end
 

@@ -16,7 +16,7 @@ local lease_usec = tonumber(ARGV[4])
 local max_leases = tonumber(ARGV[7])
 local max_reply_bytes = tonumber(ARGV[8])
 local until_usec = now + lease_usec
-local leased, names, seen, dead, reply_bytes = {}, {}, {}, 0, 0
+local leased, seen, dead, reply_bytes = {}, {}, 0, 0
 
 -- A task leased max_leases times already goes to the dead letters instead.
 local function set_aside(member, m, name)
@@ -52,55 +52,59 @@ end
 local full = false
 while #leased < want and not full do
   local batch = redis.call('ZRANGEBYSCORE', index, '-inf', fmt(now), 'LIMIT', 0, want)
-  local fresh = 0
+  local members, batch_names = {}, {}
   for _, member in ipairs(batch) do
-    if #leased >= want or full then break end
     if not seen[member] then
-      fresh = fresh + 1
-      local name = name_of(member)
-      local meta = redis.call('HGET', K_TASKS, name)
-      if not meta then
-        redis.call('ZREM', index, member)
+      members[#members + 1] = member
+      batch_names[#batch_names + 1] = name_of(member)
+    end
+  end
+  if #members == 0 then break end
+  -- One read each for the candidates' records and payloads.
+  local metas = redis.call('HMGET', K_TASKS, unpack(batch_names))
+  local payloads = redis.call('HMGET', K_PAYLOADS, unpack(batch_names))
+  for i, member in ipairs(members) do
+    if #leased >= want or full then break end
+    local name = batch_names[i]
+    if not metas[i] then
+      redis.call('ZREM', index, member)
+    else
+      local m = parse_meta(metas[i])
+      if exhausted(m) then
+        if redis.call('ZSCORE', K_LEASED, member) then record(name, 'lease_expired', m.rc, m.lease) end
+        set_aside(member, m, name)
       else
-        local m = parse_meta(meta)
-        -- Still in `leased` with an end in the past: the previous lease ran out.
-        if redis.call('ZSCORE', K_LEASED, member) then
-          record(name, 'lease_expired', m.rc, m.lease)
-        end
-        if exhausted(m) then
-          set_aside(member, m, name)
+        local payload = payloads[i] or ''
+        if #leased > 0 and reply_bytes + #payload > max_reply_bytes then
+          full = true
         else
-          local size = redis.call('HSTRLEN', K_PAYLOADS, name)
-          if #leased > 0 and reply_bytes + size > max_reply_bytes then
-            full = true
+          reply_bytes = reply_bytes + #payload
+          local ended = m.lease
+          m.rc = m.rc + 1
+          m.lease = until_usec
+          redis.call('HSET', K_TASKS, name, pack_meta(m))
+          redis.call('ZADD', K_ETA, fmt(until_usec), member)
+          redis.call('ZADD', tag_key(m.tag), fmt(until_usec), member)
+          -- Still in `leased` from before: that lease ran out without being handed back.
+          local expired
+          if lease_usec > 0 then
+            expired = redis.call('ZADD', K_LEASED, fmt(until_usec), member) == 0
           else
-            reply_bytes = reply_bytes + size
-            m.rc = m.rc + 1
-            m.lease = until_usec
-            redis.call('HSET', K_TASKS, name, pack_meta(m))
-            redis.call('ZADD', K_ETA, fmt(until_usec), member)
-            redis.call('ZADD', tag_key(m.tag), fmt(until_usec), member)
-            if lease_usec > 0 then
-              redis.call('ZADD', K_LEASED, fmt(until_usec), member)
-            else
-              redis.call('ZREM', K_LEASED, member)
-            end
-            record(name, 'leased', m.rc, now)
-            leased[#leased + 1] = task_reply(name, m, nil)
-            names[#names + 1] = name
-            seen[member] = true
+            expired = redis.call('ZREM', K_LEASED, member) == 1
           end
+          if expired then record(name, 'lease_expired', m.rc - 1, ended) end
+          record(name, 'leased', m.rc, now)
+          leased[#leased + 1] = task_reply(name, m, payloads[i])
+          seen[member] = true
         end
       end
     end
   end
-  -- Nothing new in this window: every available task is handed out or set aside.
-  if fresh == 0 or #batch < want then break end
+  -- A short window means every available task is handed out or set aside.
+  if #batch < want then break end
 end
 
 if #leased > 0 then
-  local payloads = redis.call('HMGET', K_PAYLOADS, unpack(names))
-  for i, task in ipairs(leased) do task[7] = payloads[i] end
   local second = math.floor(now / 1000000)
   local minute = math.floor(second / 60)
   for _, bucket in ipairs({{'s' .. fmt(second % 60), second}, {'m' .. fmt(minute % 60), minute}}) do
