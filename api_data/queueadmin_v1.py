@@ -6,25 +6,12 @@ engine the dashboard's pages, the CLI's commands and the queue metrics.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
 
 from queueservice.errors import InvalidArgument, NotFound
 
-from api_data.taskqueue.queues import QueueCatalog
+from api_data.taskqueue.backend import Backend, create_backend  # noqa: F401 (the engine's hook)
 from api_data.taskqueue.rules import project_id, queue_config, task_name
-from api_data.taskqueue.store import Task, TaskStore, state_of
-
-
-@dataclass
-class Backend:
-    store: TaskStore
-    queues: QueueCatalog
-
-
-def create_backend(context) -> Backend:
-    settings = context.settings
-    return Backend(store=TaskStore(context.redis, settings.history_max_events),
-                   queues=QueueCatalog.from_file(settings.queue_config, settings.default_max_leases))
+from api_data.taskqueue.store import Task, state_of
 
 
 def web_pages(backend: Backend):

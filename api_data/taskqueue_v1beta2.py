@@ -10,32 +10,20 @@ import base64
 import binascii
 import re
 import secrets
-from dataclasses import dataclass
 
 from queueservice.errors import InvalidArgument, PayloadTooLarge, RequiredArgument
 
-from api_data.taskqueue.queues import QueueCatalog, QueueConfig
+from api_data.taskqueue.backend import Backend, create_backend  # noqa: F401 (the engine's hook)
+from api_data.taskqueue.queues import QueueConfig
 from api_data.taskqueue.rules import MAX_PAYLOAD_BYTES, project_id, shown, tag_bytes, task_name
 from api_data.taskqueue.rules import queue_config as _queue_config
-from api_data.taskqueue.store import Task, TaskStore
+from api_data.taskqueue.store import Task
 
 MAX_LIST_TASKS = 1000
 #: Larger ETAs would lose precision as sorted-set scores (doubles).
 MAX_TIMESTAMP_USEC = 2**53 - 1
 
 _QUEUE_PATH = re.compile(r"projects/([^/]+)/taskqueues/([^/]+)")
-
-
-@dataclass
-class Backend:
-    store: TaskStore
-    queues: QueueCatalog
-
-
-def create_backend(context) -> Backend:
-    settings = context.settings
-    return Backend(store=TaskStore(context.redis, settings.history_max_events),
-                   queues=QueueCatalog.from_file(settings.queue_config, settings.default_max_leases))
 
 
 # --- rules -------------------------------------------------------------------------------
@@ -149,7 +137,7 @@ def tasks_insert(backend, project, taskqueue, body):
     keys = _keys(backend, project, taskqueue)
     same_queue(body, project, taskqueue)
     name = body.get("id")
-    name = task_name(name, "id") if name not in (None, "") else secrets.token_hex(16)
+    name = task_name(name, "id") if name not in (None, "") else secrets.token_urlsafe(16)
     payload, urlsafe = decode_payload(body.get("payloadBase64"))
     task = backend.store.insert(keys, name, payload, tag=tag_bytes(body.get("tag")),
                                 eta_usec=eta_usec(body.get("leaseTimestamp")), urlsafe=urlsafe)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import time
 
 from api_data.taskqueue.keys import QueueKeys
@@ -11,13 +12,15 @@ from api_data.taskqueue.store import TaskStore
 
 def populate(client, project: str, queue: str, count: int, payload_size: int = 100,
              prefix: str = "t", first: int = 0, lease_secs: int | None = None,
-             history_max_events: int = 10_000) -> float:
-    """Insert `count` tasks named <prefix><first>.. ; optionally lease them all. Returns seconds taken."""
+             history_max_events: int = 10_000, generated_names: bool = False) -> float:
+    """Insert `count` tasks named <prefix><first>.. (or named as the service generates names);
+    optionally lease them all. Returns seconds taken."""
     store = TaskStore(client, history_max_events)
     keys = QueueKeys(project, queue)
     payload = os.urandom(payload_size)
     started = time.perf_counter()
-    store.insert_many(keys, ((f"{prefix}{first + i}", payload) for i in range(count)))
+    names = ((secrets.token_urlsafe(16) if generated_names else f"{prefix}{first + i}") for i in range(count))
+    store.insert_many(keys, ((name, payload) for name in names))
     if lease_secs is not None:
         leased = 0
         while leased < count:

@@ -3,7 +3,7 @@
     python -m bench.run_memory
 
 Memory: used_memory before and after filling a queue, per task, for 100-byte and 10 KB
-payloads. Commands: INFO commandstats around N calls of each operation through the app (the
+payloads, untagged, named as the service names tasks it is given without a name (22 characters). Commands: INFO commandstats around N calls of each operation through the app (the
 commands run inside a Lua script count, as does the EVALSHA itself).
 """
 
@@ -25,7 +25,7 @@ def memory(client, count, size):
     client.flushall()
     client.execute_command("MEMORY PURGE")
     before = client.info("memory")["used_memory"]
-    populate(client, "bench", "mem", count, payload_size=size)
+    populate(client, "bench", "mem", count, payload_size=size, generated_names=True)
     after = client.info("memory")["used_memory"]
     per_task = (after - before) / count
     return per_task, per_task - size

@@ -89,26 +89,22 @@ def blueprint(backend) -> Blueprint:
         separator = "&" if "?" in target else "?"
         return redirect(target + separator + urlencode(outcome), code=303)
 
-    @pages.post("/q/<project>/<queue>/t/<task>/delete")
-    def delete(project, queue, task):
-        def run(keys):
-            store.delete(keys, task_name(task))
-            return f"Deleted task {task}."
-        return act(project, queue, run)
+    task_actions = {
+        "delete": (lambda keys, name: store.delete(keys, name), "Deleted task {}."),
+        "release": (lambda keys, name: store.renew(keys, name, 0), "Released the lease on task {}."),
+        "requeue": (lambda keys, name: store.requeue(keys, name), "Requeued task {}."),
+    }
 
-    @pages.post("/q/<project>/<queue>/t/<task>/release")
-    def release(project, queue, task):
-        def run(keys):
-            store.renew(keys, task_name(task), 0)
-            return f"Released the lease on task {task}."
-        return act(project, queue, run)
+    @pages.post("/q/<project>/<queue>/t/<task>/<action>")
+    def task_action(project, queue, task, action):
+        if action not in task_actions:
+            abort(404)
+        run, message = task_actions[action]
 
-    @pages.post("/q/<project>/<queue>/t/<task>/requeue")
-    def requeue(project, queue, task):
-        def run(keys):
-            store.requeue(keys, task_name(task))
-            return f"Requeued task {task}."
-        return act(project, queue, run)
+        def act_on(keys):
+            run(keys, task_name(task))
+            return message.format(task)
+        return act(project, queue, act_on)
 
     @pages.post("/q/<project>/<queue>/requeue-dead")
     def requeue_dead(project, queue):
@@ -128,7 +124,7 @@ def blueprint(backend) -> Blueprint:
         def run(keys):
             import secrets
 
-            name = request.form.get("id", "").strip() or secrets.token_hex(16)
+            name = request.form.get("id", "").strip() or secrets.token_urlsafe(16)
             payload = request.form.get("payload", "").encode("utf-8")
             if len(payload) > MAX_PAYLOAD_BYTES:
                 raise InvalidArgument(f"The payload is larger than {MAX_PAYLOAD_BYTES} bytes")
