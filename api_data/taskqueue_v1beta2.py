@@ -42,7 +42,7 @@ def decode_payload(text: str | None) -> tuple:
     urlsafe = "-" in compact or "_" in compact
     if urlsafe and ("+" in compact or "/" in compact):
         raise InvalidArgument("payloadBase64 mixes the standard and URL-safe base64 alphabets",
-                              location="payloadBase64")
+                              location="payloadBase64", location_type="body")
     standard = compact.translate(str.maketrans("-_", "+/")) if urlsafe else compact
     standard += "=" * (-len(standard) % 4)
     try:

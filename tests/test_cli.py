@@ -43,7 +43,7 @@ def test_insert_lease_list_delete_from_the_cli(gunicorn_server, queue):
 def test_purge_shows_progress_and_empties_the_queue(gunicorn_server, queue):
     base = f"{gunicorn_server.url}/taskqueue/v1beta2/projects/app/taskqueues/{queue}/tasks"
     with requests.Session() as session:
-        for i in range(30):
+        for _ in range(30):
             session.post(base, json={"payloadBase64": "aGk="}).raise_for_status()
     result = cli(gunicorn_server.url, "purge", "app", queue, "--yes")
     assert result.returncode == 0, result.stderr
@@ -70,6 +70,6 @@ def test_metrics_sum_over_gunicorn_workers(gunicorn_server, queue):
     for _ in range(20):
         requests.get(base, params={"getStats": "true"}).raise_for_status()
     text = requests.get(gunicorn_server.url + "/metrics").text
-    line = next(l for l in text.splitlines()
-                if l.startswith('queueservice_api_requests_total{method="taskqueue.taskqueues.get",status="200"}'))
+    line = next(row for row in text.splitlines()
+                if row.startswith('queueservice_api_requests_total{method="taskqueue.taskqueues.get",status="200"}'))
     assert float(line.split()[-1]) >= 20

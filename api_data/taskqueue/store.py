@@ -267,7 +267,7 @@ class TaskStore:
             batch = self._redis.xrevrange(keys.history, max=cursor, min="-", count=500)
             if not batch:
                 break
-            for entry_id, fields in batch:
+            for _entry_id, fields in batch:
                 name = fields[b"task"].decode("utf-8", "replace")
                 if task is None or name == task:
                     events.append(Event(task=name, event=fields[b"event"].decode(),
