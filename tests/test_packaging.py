@@ -41,3 +41,13 @@ def test_readme_configuration_table_lists_every_setting():
     assert names, "no settings found in config.py"
     for name in names:
         assert f"`{name}`" in readme, name
+
+
+def test_image_installs_what_the_service_imports():
+    text = (REPO / "Dockerfile-local").read_text()
+    assert "requirements-service.txt" in text
+    for folder in ("queueservice", "api_data"):
+        assert f"COPY {folder} ./{folder}" in text
+    service = (REPO / "requirements-service.txt").read_text().lower()
+    for package in ("flask", "gunicorn", "redis", "fakeredis", "orjson", "prometheus-client", "click", "pyyaml"):
+        assert package in service, package
