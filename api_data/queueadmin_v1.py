@@ -115,7 +115,8 @@ def tasks_get(backend, project, queue, task):
     keys, _ = keys_for(backend, project, queue)
     found, state = backend.store.inspect(keys, task_name(task))
     out = task_json(found, state)
-    out["history"] = [event_json(e) for e in backend.store.history(keys, found.name, 100)]
+    out["history"] = [event_json(e) for e in backend.store.history(keys, found.name, 100)
+                      if e.at_usec >= found.enqueue_usec]  # not a deleted task of the same name
     return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 from types import SimpleNamespace
 
 from flask import Flask, Response, redirect, request
@@ -16,7 +17,7 @@ from .config import Settings
 from .engine import Call, build_routes, invoke
 from .request_body import read_body
 from .responses import error_response, json_response
-from .errors import (ApiError, InternalError, InvalidArgument, MethodNotAllowed, NotFound,
+from .errors import (ApiError, Forbidden, InternalError, InvalidArgument, MethodNotAllowed, NotFound,
                      PayloadTooLarge, Unavailable)
 
 log = logging.getLogger("queueservice")
@@ -113,6 +114,22 @@ def create_app(settings: Settings | None = None, redis_client=None) -> Flask:
         collector = getattr(api.module, "metrics_collector", None)
         if callable(collector):
             eng.collectors.append(collector(api.backend))
+
+    @app.before_request
+    def _same_origin_only():
+        """A web page elsewhere must not change queues through the developer's browser (CSRF).
+
+        Browsers name the page's origin on cross-site requests; API clients send no Origin.
+        """
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return None
+        origin = request.headers.get("Origin")
+        hosts = {request.host, (request.headers.get("X-Forwarded-Host") or "").split(",")[0].strip()}
+        if origin and origin != "null" and urlsplit(origin).netloc not in hosts:
+            raise Forbidden(f"Requests from the web page at {origin} are refused; use this server's own pages")
+        if origin == "null" or (request.headers.get("Sec-Fetch-Site") == "cross-site"):
+            raise Forbidden("Cross-site requests are refused")
+        return None
 
     @app.errorhandler(Exception)
     def _handle(exc):

@@ -36,6 +36,16 @@ def _bool(env, name, default):
     return raw.strip().lower() in ("1", "true", "yes", "on")
 
 
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _level(env):
+    level = (env.get("LOG_LEVEL") or "INFO").upper()
+    if level not in _LEVELS:
+        raise SystemExit(f"queueservice: LOG_LEVEL must be one of {', '.join(_LEVELS)}, not {level!r}")
+    return level
+
+
 @dataclass(frozen=True)
 class Settings:
     """The service's settings; `from_env` is the only place the environment is read."""
@@ -73,7 +83,7 @@ class Settings:
             default_max_leases=_int(env, "DEFAULT_MAX_LEASES", 0),
             history_max_events=_int(env, "HISTORY_MAX_EVENTS", 10_000),
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 32 * 1024 * 1024),
-            log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+            log_level=_level(env),
             web_concurrency=_int(env, "WEB_CONCURRENCY", 2),
             threads=_int(env, "THREADS", 8),
         )

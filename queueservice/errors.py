@@ -42,6 +42,11 @@ class ParseError(InvalidArgument):
     reason = "parseError"
 
 
+class Forbidden(ApiError):
+    status = 403
+    reason = "forbidden"
+
+
 class NotFound(ApiError):
     status = 404
     reason = "notFound"

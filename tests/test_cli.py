@@ -73,3 +73,26 @@ def test_metrics_sum_over_gunicorn_workers(gunicorn_server, queue):
     line = next(row for row in text.splitlines()
                 if row.startswith('queueservice_api_requests_total{method="taskqueue.taskqueues.get",status="200"}'))
     assert float(line.split()[-1]) >= 20
+
+
+def test_purge_for_scripts_needs_yes(gunicorn_server, queue):
+    result = cli(gunicorn_server.url, "purge", "app", queue, "--json")
+    assert result.returncode != 0 and "--yes" in result.stderr
+
+
+def test_requeue_of_an_empty_task_name_is_refused(gunicorn_server, queue):
+    result = cli(gunicorn_server.url, "requeue", "app", queue, "")
+    assert result.returncode != 0 and "empty" in result.stderr
+
+
+def test_names_are_quoted_into_urls(gunicorn_server, queue):
+    result = cli(gunicorn_server.url, "task", "app", queue, "?x=1")
+    assert result.returncode != 0 and "400" in result.stderr and "Traceback" not in result.stderr
+    result = cli(gunicorn_server.url, "tasks", "app", "bad queue")
+    assert result.returncode != 0 and "400" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_tables_escape_control_characters(gunicorn_server, queue):
+    cli(gunicorn_server.url, "insert", "app", queue, "x", "--tag", "a\x1b[31mred\tb")
+    table = cli(gunicorn_server.url, "tasks", "app", queue).stdout
+    assert "\x1b" not in table and "\\x1b" in table

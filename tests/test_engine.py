@@ -216,3 +216,16 @@ def test_fields_naming_an_unknown_field_is_400(web):
 def test_batch_path_of_an_unknown_api_is_404(web):
     expect_json_error(web.post("/batch/nope/v1", data="x", content_type="multipart/mixed; boundary=b"),
                       404, "notFound")
+
+
+def test_cross_site_browser_posts_are_refused(web):
+    r = web.put("/echo/v1/things/n", json={}, headers={"Origin": "http://evil.example"})
+    expect_json_error(r, 403, "forbidden", "evil.example")
+    r = web.put("/echo/v1/things/n", json={}, headers={"Origin": "http://localhost"})
+    assert r.status_code == 200
+    assert web.put("/echo/v1/things/n", json={}).status_code == 200
+
+
+def test_unknown_log_level_stops_start_up():
+    with pytest.raises(SystemExit, match="LOG_LEVEL"):
+        Settings.from_env({"LOG_LEVEL": "verbose"})

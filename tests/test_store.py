@@ -248,3 +248,13 @@ def test_insert_many_pipelines_inserts_and_skips_taken_names(store, keys):
     assert store.insert_many(keys, ((f"t{i}", b"new") for i in range(5)), batch=2) == 4
     assert store.get(keys, "t1").payload == b"old"
     assert store.get(keys, "t4").payload == b"new"
+
+
+def test_delayed_tasks_are_found_behind_many_leased_ones(store, keys):
+    store.insert_many(keys, ((f"t{i}", b"") for i in range(1500)))
+    assert len(store.lease(keys, 1000, 3600).tasks) == 1000
+    assert len(store.lease(keys, 500, 3600).tasks) == 500
+    store.insert(keys, "later", b"", delay_secs=7200)
+    page = store.browse(keys, "delayed")
+    assert [t.name for t in page.tasks] == ["later"]
+    assert store.stats(keys).delayed == 1

@@ -18,8 +18,28 @@ import click
 
 from . import presentation
 
-TASKQUEUE = "/taskqueue/v1beta2/projects/{project}/taskqueues/{queue}"
-ADMIN = "/admin/v1/projects/{project}/queues/{queue}"
+_TASKQUEUE = "/taskqueue/v1beta2/projects/{project}/taskqueues/{queue}"
+_ADMIN = "/admin/v1/projects/{project}/queues/{queue}"
+
+
+def _seg(value: str) -> str:
+    """One path segment, quoted: names never reach the URL as '/', '?' or '%'."""
+    return urllib.parse.quote(value, safe="~")
+
+
+def taskqueue_path(project, queue, *rest) -> str:
+    return _TASKQUEUE.format(project=_seg(project), queue=_seg(queue)) + "".join("/" + _seg(r) for r in rest)
+
+
+def admin_path(project, queue, *rest) -> str:
+    return _ADMIN.format(project=_seg(project), queue=_seg(queue)) + "".join("/" + _seg(r) for r in rest)
+
+
+def _cell(value) -> str:
+    """A table cell without control characters (a tag or payload must not drive the terminal)."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return "".join(c if c.isprintable() else "\\x%02x" % ord(c) if ord(c) < 256 else "?" for c in str(value))
 
 
 class Client:
@@ -53,6 +73,7 @@ def _options(fn):
 
 
 def _table(rows, headers):
+    rows = [[_cell(c) for c in row] for row in rows]
     widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     click.echo("  ".join(str(h).ljust(w) for h, w in zip(headers, widths)))
     for row in rows:
@@ -89,7 +110,7 @@ def tasks_cmd(project, queue, state, tag, limit, offset, url, as_json):
     params = {"state": state, "limit": limit, "offset": offset}
     if tag is not None:
         params["tag"] = tag
-    page = Client(url).call("GET", ADMIN.format(project=project, queue=queue) + "/tasks", params)
+    page = Client(url).call("GET", admin_path(project, queue, "tasks"), params)
     now = int(time.time() * 1e6)
     _out(as_json, page, lambda page: _table(
         [(t["id"], t["state"], t.get("tag", ""), t["retryCount"], presentation.relative(int(t["enqueueTimestamp"]), now),
@@ -104,7 +125,7 @@ def tasks_cmd(project, queue, state, tag, limit, offset, url, as_json):
 @_options
 def task_cmd(project, queue, task, url, as_json):
     """Show one task: its payload and its history."""
-    found = Client(url).call("GET", ADMIN.format(project=project, queue=queue) + f"/tasks/{task}")
+    found = Client(url).call("GET", admin_path(project, queue, "tasks", task))
 
     def show(t):
         for key in ("id", "state", "tag", "retryCount"):
@@ -134,7 +155,7 @@ def insert_cmd(project, queue, payload, tag, name, url, as_json):
         body["tag"] = tag
     if name:
         body["id"] = name
-    task = Client(url).call("POST", TASKQUEUE.format(project=project, queue=queue) + "/tasks", body=body)
+    task = Client(url).call("POST", taskqueue_path(project, queue, "tasks"), body=body)
     _out(as_json, task, lambda t: click.echo(t["id"]))
 
 
@@ -150,11 +171,11 @@ def lease_cmd(project, queue, num_tasks, lease_secs, tag, url, as_json):
     params = {"numTasks": num_tasks, "leaseSecs": lease_secs}
     if tag is not None:
         params.update(groupByTag="true", tag=tag)
-    items = Client(url).call("POST", TASKQUEUE.format(project=project, queue=queue) + "/tasks/lease",
+    items = Client(url).call("POST", taskqueue_path(project, queue, "tasks", "lease"),
                              params).get("items", [])
     _out(as_json, items, lambda items: _table(
         [(t["id"], t.get("tag", ""), t["retry_count"], presentation.when(t["leaseTimestamp"]),
-          base64.b64decode(t.get("payloadBase64", ""))[:40]) for t in items],
+          base64.b64decode(t.get("payloadBase64", ""))[:40].decode("utf-8", "replace")) for t in items],
         ["TASK", "TAG", "RETRIES", "LEASED UNTIL", "PAYLOAD"]))
 
 
@@ -165,7 +186,7 @@ def lease_cmd(project, queue, num_tasks, lease_secs, tag, url, as_json):
 @_options
 def delete_cmd(project, queue, task, url, as_json):
     """Delete a task."""
-    Client(url).call("DELETE", ADMIN.format(project=project, queue=queue) + f"/tasks/{task}")
+    Client(url).call("DELETE", admin_path(project, queue, "tasks", task))
     _out(as_json, {"deleted": task}, lambda v: click.echo(f"deleted {task}"))
 
 
@@ -177,10 +198,12 @@ def delete_cmd(project, queue, task, url, as_json):
 def purge_cmd(project, queue, yes, url, as_json):
     """Delete every task of a queue, with progress."""
     client = Client(url)
-    path = ADMIN.format(project=project, queue=queue)
+    path = admin_path(project, queue)
     summary = client.call("GET", path)
     total = summary["total"] + summary["dead"]
-    if not yes and not as_json:
+    if not yes:
+        if as_json or not sys.stdin.isatty():
+            raise click.UsageError("purge deletes every task: confirm with --yes")
         click.confirm(f"Delete all {total} tasks of {project}/{queue}?", abort=True)
     deleted = 0
     with click.progressbar(length=total, label="Purging", file=sys.stderr if as_json else None) as bar:
@@ -200,10 +223,12 @@ def purge_cmd(project, queue, yes, url, as_json):
 @_options
 def requeue_cmd(project, queue, task, url, as_json):
     """Put a dead-lettered task (or, without TASK, all of them) back in the queue."""
-    path = ADMIN.format(project=project, queue=queue)
+    path = admin_path(project, queue)
     client = Client(url)
-    if task:
-        client.call("POST", path + f"/tasks/{task}/requeue")
+    if task is not None:
+        if not task:
+            raise click.UsageError("TASK is empty; leave it out to requeue every dead letter")
+        client.call("POST", admin_path(project, queue, "tasks", task, "requeue"))
         count = 1
     else:
         count = 0

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+import re
+from urllib.parse import parse_qsl, urlencode
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
@@ -13,6 +14,7 @@ from .rules import MAX_PAYLOAD_BYTES, project_id, queue_config, tag_bytes, task_
 from .store import STATES, state_of
 
 PAGE_SIZE = 50
+REQUEUE_STEP = 5000
 
 
 def blueprint(backend) -> Blueprint:
@@ -21,15 +23,24 @@ def blueprint(backend) -> Blueprint:
     store = backend.store
 
     def keys_for(project, queue):
-        try:
-            queue_config(backend.queues, queue, location="queue")
-            return store.keys(project_id(project), queue)
-        except ApiError as exc:
-            abort(exc.status, exc.message)
+        queue_config(backend.queues, queue, location="queue")
+        return store.keys(project_id(project), queue)
+
+    @pages.errorhandler(ApiError)
+    def _api_error(exc):
+        return render_template("error.html", status=exc.status, message=exc.message), exc.status
+
+    @pages.errorhandler(404)
+    def _not_found(exc):
+        return render_template("error.html", status=404, message="No such page."), 404
 
     @pages.app_template_filter("when")
     def _when(usec):
         return presentation.when(usec)
+
+    @pages.app_template_filter("age")
+    def _age(usec, now_usec):
+        return presentation.age(usec, now_usec)
 
     @pages.app_template_filter("relative")
     def _relative(usec, now_usec):
@@ -39,7 +50,7 @@ def blueprint(backend) -> Blueprint:
     def overview():
         from api_data.queueadmin_v1 import queues_list
 
-        return render_template("overview.html", queues=queues_list(backend)["items"])
+        return render_template("overview.html", queues=queues_list(backend)["items"], now=store.now_usec())
 
     @pages.route("/q/<project>/<queue>")
     def queue_page(project, queue):
@@ -48,7 +59,7 @@ def blueprint(backend) -> Blueprint:
         if state not in STATES:
             state = "all"
         tag = request.args.get("tag") or None
-        offset = max(0, request.args.get("offset", 0, type=int))
+        offset = min(max(0, request.args.get("offset", 0, type=int)), 10**9)
         page = store.browse(keys, state, offset, PAGE_SIZE, tag=tag.encode() if tag else None)
         rows = [(t, "dead" if state == "dead" else state_of(t, page.now_usec)) for t in page.tasks]
         stats = store.stats(keys)
@@ -65,12 +76,9 @@ def blueprint(backend) -> Blueprint:
     @pages.route("/q/<project>/<queue>/t/<task>")
     def task_page(project, queue, task):
         keys = keys_for(project, queue)
-        try:
-            found, state = store.inspect(keys, task_name(task))
-        except ApiError as exc:
-            abort(exc.status, exc.message)
+        found, state = store.inspect(keys, task_name(task))
         kind, text = presentation.preview(found.payload or b"")
-        events = store.history(keys, found.name, 200)
+        events = [e for e in store.history(keys, found.name, 200) if e.at_usec >= found.enqueue_usec]
         return render_template("task.html", keys=keys, task=found, state=state, kind=kind, preview=text,
                                payload_size=len(found.payload or b""),
                                events=events, now=store.browse(keys, "dead", 0, 1).now_usec,
@@ -86,8 +94,9 @@ def blueprint(backend) -> Blueprint:
         target = request.form.get("next") or url_for(".queue_page", project=keys.project, queue=keys.queue)
         if not target.startswith("/dashboard/"):
             target = url_for(".overview")
-        separator = "&" if "?" in target else "?"
-        return redirect(target + separator + urlencode(outcome), code=303)
+        path, _, query = target.partition("?")
+        kept = [(k, v) for k, v in parse_qsl(query) if k not in ("msg", "level")]
+        return redirect(path + "?" + urlencode(kept + list(outcome.items())), code=303)
 
     task_actions = {
         "delete": (lambda keys, name: store.delete(keys, name), "Deleted task {}."),
@@ -109,14 +118,12 @@ def blueprint(backend) -> Blueprint:
     @pages.post("/q/<project>/<queue>/requeue-dead")
     def requeue_dead(project, queue):
         def run(keys):
-            count = 0
-            while True:
-                page = store.browse(keys, "dead", 0, 500)
-                if not page.tasks:
-                    return f"Requeued {count} dead-lettered tasks."
-                for task in page.tasks:
-                    store.requeue(keys, task.name)
-                    count += 1
+            """At most REQUEUE_STEP per click, so one request stays well inside gunicorn's timeout."""
+            page = store.browse(keys, "dead", 0, REQUEUE_STEP)
+            for task in page.tasks:
+                store.requeue(keys, task.name)
+            left = store.stats(keys).dead_lettered
+            return f"Requeued {len(page.tasks)} dead-lettered tasks" + (f"; {left} left." if left else ".")
         return act(project, queue, run)
 
     @pages.post("/q/<project>/<queue>/insert")
@@ -129,7 +136,7 @@ def blueprint(backend) -> Blueprint:
             if len(payload) > MAX_PAYLOAD_BYTES:
                 raise InvalidArgument(f"The payload is larger than {MAX_PAYLOAD_BYTES} bytes")
             delay = request.form.get("delay", "0").strip() or "0"
-            if not delay.isdigit():
+            if not re.fullmatch(r"[0-9]{1,9}", delay):
                 raise InvalidArgument("The delay must be a whole number of seconds")
             store.insert(keys, task_name(name, "id"), payload, tag=tag_bytes(request.form.get("tag") or None),
                          delay_secs=min(int(delay), 10 * 365 * 86400))

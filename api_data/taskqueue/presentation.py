@@ -28,8 +28,31 @@ def relative(usec: int, now_usec: int) -> str:
     return f"in {text}" if delta > 0 else f"{text} ago"
 
 
+def age(usec: int, now_usec: int) -> str:
+    """How long ago `usec` was, without the 'ago': '3 min'; '-' for 0."""
+    return "-" if not usec else relative(usec, now_usec).removesuffix(" ago").removeprefix("in ")
+
+
+def _reject(value):
+    raise ValueError(value)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(text)
+    return value
+
+
 def preview(payload: bytes) -> tuple:
-    """(kind, text): pretty JSON, plain text, or a hex dump for binary payloads."""
+    """(kind, text): pretty JSON, plain text, or a hex dump for binary payloads (first 4 KiB)."""
+    kind, text = _preview(payload[3:] if payload.startswith(b"\xef\xbb\xbf") else payload)
+    if len(payload) > PREVIEW_BYTES and kind != "json":
+        text += f"\n… {len(payload) - PREVIEW_BYTES} more bytes not shown"
+    return kind, text
+
+
+def _preview(payload: bytes) -> tuple:
     head = payload[:PREVIEW_BYTES]
     try:
         text = payload.decode("utf-8") if len(payload) <= PREVIEW_BYTES else head.decode("utf-8", "ignore")
@@ -37,7 +60,8 @@ def preview(payload: bytes) -> tuple:
         text = None
     if text is not None and (text.isprintable() or all(c.isprintable() or c in "\r\n\t" for c in text)):
         try:
-            return "json", json.dumps(json.loads(payload), indent=2, ensure_ascii=False)
+            return "json", json.dumps(json.loads(payload, parse_constant=_reject,
+                                                 parse_float=lambda f: _finite(f)), indent=2, ensure_ascii=False)
         except ValueError:
             return "text", text
     lines = []

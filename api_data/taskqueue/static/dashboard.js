@@ -7,8 +7,9 @@
     if (message && !window.confirm(message)) event.preventDefault();
   });
 
-  // Refresh the page's live parts every 2 s by fetching the page and swapping them in.
-  var live = document.querySelectorAll("[data-refresh]");
+  // Refresh the page's live parts (elements with an id and data-refresh) every 2 s by fetching
+  // the page again and swapping them in; the insert form is never inside them.
+  var live = document.querySelectorAll("[data-refresh][id]");
   if (live.length) {
     document.getElementById("live").hidden = false;
     setInterval(function () {
@@ -26,9 +27,10 @@
     }, 2000);
   }
 
-  var purge = document.getElementById("purge");
-  if (purge) {
-    purge.addEventListener("click", function () {
+  // Delegated, since the refresh replaces the button.
+  document.addEventListener("click", function (event) {
+    var purge = event.target.closest ? event.target.closest("#purge") : null;
+    if (purge) {
       var total = purge.getAttribute("data-total");
       if (!window.confirm("Delete all " + total + " tasks of this queue for good?")) return;
       var url = "/admin/v1/projects/" + encodeURIComponent(purge.dataset.project) + "/queues/" +
@@ -45,6 +47,6 @@
           else window.location.search = "?msg=" + encodeURIComponent("Purged " + deleted + " tasks.");
         });
       })();
-    });
-  }
+    }
+  });
 })();
