@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import base64
 
-from queueservice.errors import InvalidArgument, NotFound
-
 from api_data.taskqueue.backend import Backend, create_backend  # noqa: F401 (the engine's hook)
 from api_data.taskqueue.rules import project_id, queue_config, task_name
 from api_data.taskqueue.store import Task, state_of
+from queueservice.errors import InvalidArgument, NotFound
 
 
 def web_pages(backend: Backend):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 from types import SimpleNamespace
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, redirect, request
 from werkzeug.exceptions import HTTPException
@@ -15,13 +15,22 @@ from . import apis as apis_mod
 from . import batch, discovery, discovery_views, metrics, redis_conn
 from .config import Settings
 from .engine import Call, build_routes, invoke
+from .errors import (
+    ApiError,
+    Forbidden,
+    InternalError,
+    InvalidArgument,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    Unavailable,
+)
 from .request_body import read_body
 from .responses import error_response, json_response
-from .errors import (ApiError, Forbidden, InternalError, InvalidArgument, MethodNotAllowed, NotFound,
-                     PayloadTooLarge, Unavailable)
 
 log = logging.getLogger("queueservice")
 access_log = logging.getLogger("queueservice.access")
+
 
 @dataclass
 class Engine:

@@ -7,9 +7,9 @@ import time
 
 import redis
 from redis.backoff import NoBackoff
-from redis.retry import Retry
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
 
 log = logging.getLogger("queueservice")
 
