@@ -112,7 +112,7 @@ def tasks_list(backend, project, queue, state, offset, limit, tag=None):
 
 def tasks_get(backend, project, queue, task):
     keys, _ = keys_for(backend, project, queue)
-    found, state = backend.store.inspect(keys, task_name(task))
+    found, state, _ = backend.store.inspect(keys, task_name(task))
     out = task_json(found, state)
     out["history"] = [event_json(e) for e in backend.store.history(keys, found.name, 100)
                       if e.at_usec >= found.enqueue_usec]  # not a deleted task of the same name
@@ -128,12 +128,12 @@ def tasks_delete(backend, project, queue, task):
 def tasks_release(backend, project, queue, task):
     keys, _ = keys_for(backend, project, queue)
     backend.store.renew(keys, task_name(task), 0)
-    found, state = backend.store.inspect(keys, task)
+    found, state, _ = backend.store.inspect(keys, task)
     return task_json(found, state)
 
 
 def tasks_requeue(backend, project, queue, task):
     keys, _ = keys_for(backend, project, queue)
     backend.store.requeue(keys, task_name(task))
-    found, state = backend.store.inspect(keys, task)
+    found, state, _ = backend.store.inspect(keys, task)
     return task_json(found, state)

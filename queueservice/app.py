@@ -115,7 +115,6 @@ def create_app(settings: Settings | None = None, redis_client=None) -> Flask:
     app.add_url_rule("/healthz", view_func=_healthz, methods=["GET"])
     app.add_url_rule("/metrics", view_func=_metrics, methods=["GET"])
     app.add_url_rule("/", view_func=lambda: redirect("/dashboard/"), methods=["GET"])
-    eng.collectors = []
     for api in bound:
         pages = getattr(api.module, "web_pages", None)
         if callable(pages):

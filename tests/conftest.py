@@ -12,7 +12,7 @@ from queueservice.app import create_app
 from queueservice.config import Settings
 
 from .flask_http import FlaskHttp
-from .servers import GunicornServer, RedisClusterServer, RedisServer
+from .servers import RedisClusterServer, RedisServer, gunicorn_on
 
 STORES = ["redis", "fakeredis", "cluster"]
 
@@ -86,7 +86,6 @@ def api(app):
 @pytest.fixture(scope="session")
 def gunicorn_server(redis_server):
     """The production command on a real Redis, two workers."""
-    server = GunicornServer({"REDIS_URL": redis_server.url.replace("/0", "/1"),
-                             "WEB_CONCURRENCY": "2", "LOG_LEVEL": "WARNING"}).start()
+    server = gunicorn_on(redis_server, 1)
     yield server
     server.stop()

@@ -115,6 +115,12 @@ class GunicornServer:
         return Path(self.log.name).read_text()
 
 
+def gunicorn_on(redis_server: "RedisServer", db: int, **env) -> "GunicornServer":
+    """A started gunicorn (2 workers) on database `db` of a test Redis; `env` adds settings."""
+    return GunicornServer({"REDIS_URL": redis_server.url.rsplit("/", 1)[0] + f"/{db}",
+                           "WEB_CONCURRENCY": "2", "LOG_LEVEL": "WARNING", **env}).start()
+
+
 class RedisClusterServer:
     """Three redis-server processes joined into a Redis Cluster (no replicas)."""
 

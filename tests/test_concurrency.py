@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from .helpers import b64
-from .servers import GunicornServer
+from .servers import gunicorn_on
 
 TASKS = 2000
 PROCESSES = 4
@@ -79,8 +79,7 @@ def test_every_task_is_leased_exactly_once_by_many_workers(gunicorn_server):
 
 @pytest.fixture(scope="module")
 def second_instance(redis_server):
-    server = GunicornServer({"REDIS_URL": redis_server.url.replace("/0", "/1"),
-                             "WEB_CONCURRENCY": "2", "LOG_LEVEL": "WARNING"}).start()
+    server = gunicorn_on(redis_server, 1)
     yield server
     server.stop()
 

@@ -11,7 +11,7 @@ import pytest
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
-from .servers import GunicornServer
+from .servers import gunicorn_on
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PROJECT = "s~dash-app"
@@ -20,8 +20,7 @@ PROJECT = "s~dash-app"
 @pytest.fixture(scope="module")
 def server(redis_server):
     """gunicorn with dead letters after one lease, so the dead-letter actions can be shown."""
-    web = GunicornServer({"REDIS_URL": redis_server.url.replace("/0", "/4"), "DEFAULT_MAX_LEASES": "1",
-                          "WEB_CONCURRENCY": "2", "LOG_LEVEL": "WARNING"}).start()
+    web = gunicorn_on(redis_server, 4, DEFAULT_MAX_LEASES="1")
     yield web
     web.stop()
 

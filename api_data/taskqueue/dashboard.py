@@ -76,12 +76,12 @@ def blueprint(backend) -> Blueprint:
     @pages.route("/q/<project>/<queue>/t/<task>")
     def task_page(project, queue, task):
         keys = keys_for(project, queue)
-        found, state = store.inspect(keys, task_name(task))
+        found, state, now = store.inspect(keys, task_name(task))
         kind, text = presentation.preview(found.payload or b"")
         events = [e for e in store.history(keys, found.name, 200) if e.at_usec >= found.enqueue_usec]
         return render_template("task.html", keys=keys, task=found, state=state, kind=kind, preview=text,
                                payload_size=len(found.payload or b""),
-                               events=events, now=store.browse(keys, "dead", 0, 1).now_usec,
+                               events=events, now=now,
                                tag=found.tag.decode("utf-8", "replace"))
 
     def act(project, queue, action):

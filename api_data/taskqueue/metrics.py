@@ -18,6 +18,7 @@ class QueueCollector:
                                    labels=["project", "queue"])
         oldest = GaugeMetricFamily("queueservice_oldest_task_age_seconds", "Age of the oldest live task",
                                    labels=["project", "queue"])
+        now = self._store.now_usec()
         for keys in self._store.queues():
             stats = self._store.stats(keys)
             labels = [keys.project, keys.queue]
@@ -26,7 +27,6 @@ class QueueCollector:
                 tasks.add_metric(labels + [state], value)
             leased.add_metric(labels, stats.leased_last_minute)
             if stats.oldest_task_usec:
-                now = self._store.now_usec()
                 oldest.add_metric(labels, max(0.0, (now - stats.oldest_task_usec) / 1e6))
         yield tasks
         yield leased

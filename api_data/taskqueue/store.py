@@ -253,12 +253,12 @@ class TaskStore:
                     now_usec=int(now))
 
     def inspect(self, keys: QueueKeys, name: str) -> tuple:
-        """(task with payload, its state now). Raises NotFound."""
+        """(task with payload, its state now, now in µs by the store's clock). Raises NotFound."""
         reply = self._run("inspect", keys, name)
         if reply[0] != Code.OK:
             _raise_for(reply[0], keys, name)
-        task = Task.from_reply(reply[1])
-        return task, state_of(task, int(reply[3]), dead=bool(reply[2]))
+        task, now = Task.from_reply(reply[1]), int(reply[3])
+        return task, state_of(task, now, dead=bool(reply[2])), now
 
     def history(self, keys: QueueKeys, task: str | None = None, limit: int = 200) -> list:
         """The newest transitions first, of one task or of the whole queue."""
