@@ -137,3 +137,12 @@ def tasks_requeue(backend, project, queue, task):
     backend.store.requeue(keys, task_name(task))
     found, state, _ = backend.store.inspect(keys, task)
     return task_json(found, state)
+
+
+def queues_clear_tombstones(backend, project, queue):
+    keys, _ = keys_for(backend, project, queue)
+    return {"cleared": backend.store.clear_tombstones(keys)}
+
+
+def tombstones_clear(backend):
+    return {"cleared": backend.store.clear_all_tombstones()}

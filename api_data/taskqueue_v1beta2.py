@@ -102,17 +102,35 @@ def _keys(backend: Backend, project: str, taskqueue: str):
 
 # --- answers -----------------------------------------------------------------------------
 
-def task_json(task: Task, queue: str, *, payload: bool = True) -> dict:
-    out = {"kind": "taskqueues#task", "id": task.name, "queueName": queue}
+def wire_int64(backend: Backend, value: int):
+    """An int64 field as Google sent it: a JSON string (generated Go and Java clients refuse a
+    bare number there); a JSON number under TASKQUEUE_COMPAT=render, as the first emulator did."""
+    return value if backend.compat == "render" else str(value)
+
+
+def long_queue_name(project: str, queue: str) -> str:
+    """`projects/<project as the caller wrote it>/taskqueues/<queue>`: Google's form for a
+    leased task's queueName and a queue's id (clients parse it, or use it as the queue's path)."""
+    return f"projects/{project}/taskqueues/{queue}"
+
+
+def task_json(backend: Backend, task: Task, queue_name: str, *, payload: bool = True) -> dict:
+    out = {"kind": "taskqueues#task", "id": task.name, "queueName": queue_name}
     if payload and task.payload is not None:
         encode = base64.urlsafe_b64encode if task.urlsafe else base64.b64encode
         out["payloadBase64"] = encode(task.payload).decode("ascii")
-    out["enqueueTimestamp"] = task.enqueue_usec
-    out["leaseTimestamp"] = task.lease_usec
+    out["enqueueTimestamp"] = wire_int64(backend, task.enqueue_usec)
+    out["leaseTimestamp"] = wire_int64(backend, task.lease_usec)
     out["retry_count"] = task.retry_count
     if task.tag:
         out["tag"] = task.tag.decode("utf-8", "replace")
     return out
+
+
+def task_list(backend: Backend, kind: str, items: list) -> dict:
+    """Google left `items` out of an empty answer (clients loop `while 'items' in answer`); the
+    first emulator always sent it, and the render daemon reads it unguarded."""
+    return {"kind": kind, "items": items} if items or backend.compat == "render" else {"kind": kind}
 
 
 # --- methods -----------------------------------------------------------------------------
@@ -120,15 +138,17 @@ def task_json(task: Task, queue: str, *, payload: bool = True) -> dict:
 def taskqueues_get(backend, project, taskqueue, get_stats=None):
     config = queue_config(backend, taskqueue)
     keys = backend.store.keys(project_id(project), taskqueue)
-    out = {"kind": "taskqueues#taskqueue", "id": taskqueue}
+    out = {"kind": "taskqueues#taskqueue", "id": long_queue_name(project, taskqueue)}
     if config.max_leases:
         out["maxLeases"] = config.max_leases
     out["acl"] = config.acl
     if get_stats:
         stats = backend.store.stats(keys)
-        out["stats"] = {"totalTasks": stats.total_tasks, "oldestTask": stats.oldest_task_usec,
-                        "leasedLastMinute": stats.leased_last_minute,
-                        "leasedLastHour": stats.leased_last_hour}
+        out["stats"] = {"totalTasks": stats.total_tasks,
+                        # Seconds, as the document says: clients test 0 < oldestTask < time.time().
+                        "oldestTask": wire_int64(backend, stats.oldest_task_usec // 1_000_000),
+                        "leasedLastMinute": wire_int64(backend, stats.leased_last_minute),
+                        "leasedLastHour": wire_int64(backend, stats.leased_last_hour)}
     return out
 
 
@@ -140,12 +160,12 @@ def tasks_insert(backend, project, taskqueue, body):
     payload, urlsafe = decode_payload(body.get("payloadBase64"))
     task = backend.store.insert(keys, name, payload, tag=tag_bytes(body.get("tag")),
                                 eta_usec=eta_usec(body.get("leaseTimestamp")), urlsafe=urlsafe)
-    return task_json(task, taskqueue)
+    return task_json(backend, task, taskqueue)
 
 
 def tasks_get(backend, project, taskqueue, task):
     keys = _keys(backend, project, taskqueue)
-    return task_json(backend.store.get(keys, task_name(task)), taskqueue)
+    return task_json(backend, backend.store.get(keys, task_name(task)), taskqueue)
 
 
 def tasks_delete(backend, project, taskqueue, task):
@@ -156,8 +176,11 @@ def tasks_delete(backend, project, taskqueue, task):
 
 def tasks_list(backend, project, taskqueue):
     keys = _keys(backend, project, taskqueue)
+    if backend.compat == "render":  # the first emulator: lease's kind, payloads included
+        tasks = backend.store.list(keys, MAX_LIST_TASKS, payloads=True)
+        return task_list(backend, "taskqueue#tasks", [task_json(backend, t, taskqueue) for t in tasks])
     tasks = backend.store.list(keys, MAX_LIST_TASKS)
-    return {"kind": "taskqueues#tasks", "items": [task_json(t, taskqueue, payload=False) for t in tasks]}
+    return task_list(backend, "taskqueues#tasks", [task_json(backend, t, taskqueue, payload=False) for t in tasks])
 
 
 def tasks_lease(backend, project, taskqueue, num_tasks, lease_secs, group_by_tag=None, tag=None):
@@ -166,24 +189,28 @@ def tasks_lease(backend, project, taskqueue, num_tasks, lease_secs, group_by_tag
     only_tag, first_tag = tag_filter(group_by_tag, tag)
     result = backend.store.lease(keys, num_tasks, lease_secs, tag=only_tag, first_tag=first_tag,
                                  max_leases=config.max_leases)
-    return {"kind": "taskqueue#tasks", "items": [task_json(t, taskqueue) for t in result.tasks]}
+    queue_name = long_queue_name(project, taskqueue)
+    return task_list(backend, "taskqueue#tasks", [task_json(backend, t, queue_name) for t in result.tasks])
 
 
-def _change_lease(backend, project, taskqueue, task, new_lease_seconds, body):
+def _change_lease(backend, project, taskqueue, name, new_lease_seconds, body):
     keys = _keys(backend, project, taskqueue)
     same_queue(body, project, taskqueue)
+    expected = body.get("leaseTimestamp") or None
+    renewed = backend.store.renew(keys, name, new_lease_seconds, expected_lease_usec=expected)
+    return task_json(backend, renewed, long_queue_name(project, taskqueue))
+
+
+def tasks_update(backend, project, taskqueue, task, new_lease_seconds, body):
+    """The task named in the body wins over the URL's, as AppScale reports Google did."""
+    name = body.get("id")
+    name = task_name(name, "id") if name not in (None, "") else task_name(task)
+    return _change_lease(backend, project, taskqueue, name, new_lease_seconds, body)
+
+
+def tasks_patch(backend, project, taskqueue, task, new_lease_seconds, body):
     name = task_name(task)
     if body.get("id") not in (None, "", name):
         raise InvalidArgument(f"Body id '{shown(str(body['id']))}' does not match the task {name} "
                               "of the request", location="id", location_type="body")
-    expected = body.get("leaseTimestamp") or None
-    renewed = backend.store.renew(keys, name, new_lease_seconds, expected_lease_usec=expected)
-    return task_json(renewed, taskqueue)
-
-
-def tasks_update(backend, project, taskqueue, task, new_lease_seconds, body):
-    return _change_lease(backend, project, taskqueue, task, new_lease_seconds, body)
-
-
-def tasks_patch(backend, project, taskqueue, task, new_lease_seconds, body):
-    return _change_lease(backend, project, taskqueue, task, new_lease_seconds, body)
+    return _change_lease(backend, project, taskqueue, name, new_lease_seconds, body)

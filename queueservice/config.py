@@ -19,6 +19,13 @@ def _int(env, name, default):
         raise SystemExit(f"queueservice: {name} must be a whole number, not {raw!r}") from None
 
 
+def _non_negative(env, name, default):
+    value = _int(env, name, default)
+    if value < 0:
+        raise SystemExit(f"queueservice: {name} must be 0 or more, not {value}")
+    return value
+
+
 def _float(env, name, default):
     raw = env.get(name)
     if raw in (None, ""):
@@ -34,6 +41,14 @@ def _bool(env, name, default):
     if raw in (None, ""):
         return default
     return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _choice(env, name, choices):
+    raw = (env.get(name) or "").strip().lower()
+    if raw not in choices:
+        shown = ", ".join(repr(c) for c in choices if c) + " or unset"
+        raise SystemExit(f"queueservice: {name} must be {shown}, not {raw!r}")
+    return raw
 
 
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -63,6 +78,8 @@ class Settings:
     log_level: str = "INFO"
     web_concurrency: int = 2
     threads: int = 8
+    task_tombstone_secs: int = 3600
+    taskqueue_compat: str = ""
 
     @property
     def embedded(self) -> bool:
@@ -86,4 +103,6 @@ class Settings:
             log_level=_level(env),
             web_concurrency=_int(env, "WEB_CONCURRENCY", 2),
             threads=_int(env, "THREADS", 8),
+            task_tombstone_secs=_non_negative(env, "TASK_TOMBSTONE_SECS", 3600),
+            taskqueue_compat=_choice(env, "TASKQUEUE_COMPAT", ("", "render")),
         )

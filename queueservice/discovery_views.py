@@ -88,5 +88,7 @@ def views(apis: list) -> list:
     return [
         ("/discovery/v1/apis", directory),
         ("/discovery/v1/apis/<api>/<version>/rest", rest),
+        # Where the first TaskQueue emulator served documents; compose files in the field point here.
+        ("/api/<api>/<version>", rest),
         ("/$discovery/rest", dollar_rest),
     ]

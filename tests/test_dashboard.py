@@ -114,7 +114,7 @@ def test_release_and_delete_buttons(server, api, page, queue):
     page.click('tr[data-task="held"] >> text=Release')
     page.wait_for_selector(".notice.ok")
     held = api.tasks().get(project=PROJECT, taskqueue=queue, task="held").execute()
-    assert held["leaseTimestamp"] <= time.time() * 1e6
+    assert int(held["leaseTimestamp"]) <= time.time() * 1e6
     page.goto(f"{server.url}/dashboard/q/dash-app/{queue}")
     page.click('tr[data-task="doomed"] >> text=Delete')
     page.wait_for_selector(".notice.ok")

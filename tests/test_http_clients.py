@@ -18,7 +18,7 @@ from googleapiclient.errors import HttpError
 from .helpers import b64, expect_json_error
 from .servers import REPO, free_port, wait_until
 
-GOOGLE_DOC = REPO.parent / "shared" / "reference" / "taskqueue_v1beta2.discovery.json"
+GOOGLE_DOC = REPO / "tests" / "fixtures" / "google_taskqueue_v1beta2.json"
 
 
 @pytest.fixture

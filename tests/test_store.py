@@ -8,7 +8,7 @@ import pytest
 
 from api_data.taskqueue.keys import REGISTRY, QueueKeys, member
 from api_data.taskqueue.store import TaskStore
-from queueservice.errors import Conflict, FailedPrecondition, NotFound
+from queueservice.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
 
 
 @pytest.fixture
@@ -46,6 +46,25 @@ def test_key_layout_is_pinned(redis_client, store, keys):
 def test_all_keys_of_a_queue_share_one_hash_tag(keys):
     names = keys.all() + [keys.tag(b"x"), keys.tag(b"")]
     assert {n[n.index("{"):n.index("}") + 1] for n in names} == {"{app/q}"}
+
+
+def test_a_deleted_name_is_tombstoned_then_freed(redis_client, keys):
+    store = TaskStore(redis_client, tombstone_secs=3600)
+    store.insert(keys, "t", b"p")
+    store.delete(keys, "t")
+    with pytest.raises(Conflict, match="tombstoned"):
+        store.insert(keys, "t", b"p")
+    with pytest.raises(InvalidArgument, match="task name is invalid"):
+        store.delete(keys, "t")
+    assert 3590 < redis_client.pttl(keys.tombstones) / 1000 <= 3600
+    assert store.clear_tombstones(keys) == 1
+    store.insert(keys, "t", b"p")
+    store.delete(keys, "t")
+    assert store.clear_all_tombstones() == 1
+    store.insert(keys, "t", b"again")
+    assert store.get(keys, "t").payload == b"again"
+    with pytest.raises(NotFound):
+        store.delete(keys, "never")
 
 
 def test_insert_then_get(store, keys):

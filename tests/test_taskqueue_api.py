@@ -12,16 +12,16 @@ from .helpers import PROJECT, b64, expect_error, insert, lease
 
 # --- insert ------------------------------------------------------------------------------
 
-def test_insert_answers_the_task_with_microsecond_integer_timestamps(api, queue):
+def test_insert_answers_the_task_with_microsecond_timestamps_as_strings(api, queue):
     before = int(time.time() * 1e6)
     task = insert(api, queue, b"hello", tag="render")
     after = int(time.time() * 1e6)
     assert task["kind"] == "taskqueues#task"
     assert task["queueName"] == queue
     assert base64.b64decode(task["payloadBase64"]) == b"hello"
-    assert isinstance(task["enqueueTimestamp"], int)
-    assert before - 1_000_000 <= task["enqueueTimestamp"] <= after + 1_000_000
-    assert task["leaseTimestamp"] == 0
+    assert isinstance(task["enqueueTimestamp"], str)
+    assert before - 1_000_000 <= int(task["enqueueTimestamp"]) <= after + 1_000_000
+    assert task["leaseTimestamp"] == "0"
     assert task["retry_count"] == 0
     assert task["tag"] == "render"
 
@@ -109,7 +109,7 @@ def test_insert_with_another_queue_name_in_the_body_is_400(api, queue):
 def test_delayed_task_is_not_leased_before_its_time(api, queue):
     eta = int(time.time() * 1e6) + 3_600_000_000
     task = insert(api, queue, leaseTimestamp=str(eta))
-    assert task["leaseTimestamp"] == eta
+    assert task["leaseTimestamp"] == str(eta)
     assert lease(api, queue) == []
 
 
@@ -149,9 +149,9 @@ def test_list_answers_tasks_in_enqueue_order_without_payloads(api, queue):
     assert all("payloadBase64" not in t for t in listed["items"])
 
 
-def test_list_of_an_empty_queue_has_no_tasks(api, queue):
+def test_list_of_an_empty_queue_has_no_items_key(api, queue):
     listed = api.tasks().list(project=PROJECT, taskqueue=queue).execute()
-    assert listed.get("items", []) == []
+    assert listed == {"kind": "taskqueues#tasks"}
 
 
 def test_delete_removes_the_task_for_good(api, queue):
@@ -173,10 +173,19 @@ def test_delete_is_allowed_after_the_lease_expired(api, queue):
     expect_error(api.tasks().get(project=PROJECT, taskqueue=queue, task="slow"), 404, "notFound")
 
 
-def test_a_deleted_name_can_be_inserted_again(api, queue):
+def test_a_deleted_name_is_tombstoned_against_insert(api, queue):
     insert(api, queue, id="again")
     api.tasks().delete(project=PROJECT, taskqueue=queue, task="again").execute()
-    assert insert(api, queue, id="again")["id"] == "again"
+    call = api.tasks().insert(project=PROJECT, taskqueue=queue,
+                              body={"id": "again", "payloadBase64": b64(b"x")})
+    expect_error(call, 409, "conflict", "tombstoned")
+
+
+def test_a_second_delete_of_a_name_is_400_task_name_is_invalid(api, queue):
+    insert(api, queue, id="twice")
+    api.tasks().delete(project=PROJECT, taskqueue=queue, task="twice").execute()
+    call = api.tasks().delete(project=PROJECT, taskqueue=queue, task="twice")
+    expect_error(call, 400, "invalid", "task name is invalid")
 
 
 # --- lease -------------------------------------------------------------------------------
@@ -189,7 +198,7 @@ def test_lease_answers_tasks_kind_with_payloads_and_lease_time(api, queue):
     (task,) = answer["items"]
     assert base64.b64decode(task["payloadBase64"]) == b"work"
     assert task["retry_count"] == 1
-    assert abs(task["leaseTimestamp"] - (before + 300_000_000)) < 5_000_000
+    assert abs(int(task["leaseTimestamp"]) - (before + 300_000_000)) < 5_000_000
 
 
 def test_lease_takes_oldest_first_and_at_most_num_tasks(api, queue):
@@ -252,8 +261,9 @@ def test_lease_limits_are_400(api, queue, num, secs, where):
     assert error["errors"][0]["location"] == where
 
 
-def test_lease_of_an_empty_queue_answers_no_tasks(api, queue):
-    assert lease(api, queue) == []
+def test_lease_of_an_empty_queue_has_no_items_key(api, queue):
+    answer = api.tasks().lease(project=PROJECT, taskqueue=queue, numTasks=5, leaseSecs=60).execute()
+    assert answer == {"kind": "taskqueue#tasks"}
 
 
 # --- update and patch --------------------------------------------------------------------
@@ -264,7 +274,7 @@ def test_update_extends_the_lease_from_now(api, queue):
     before = int(time.time() * 1e6)
     updated = api.tasks().update(project=PROJECT, taskqueue=queue, task="u", newLeaseSeconds=600,
                                  body=task).execute()
-    assert abs(updated["leaseTimestamp"] - (before + 600_000_000)) < 5_000_000
+    assert abs(int(updated["leaseTimestamp"]) - (before + 600_000_000)) < 5_000_000
     assert updated["retry_count"] == 1
 
 
@@ -326,7 +336,7 @@ def test_update_with_a_negative_lease_is_400(api, queue):
 def test_taskqueue_get_without_stats(api, queue):
     got = api.taskqueues().get(project=PROJECT, taskqueue=queue).execute()
     assert got["kind"] == "taskqueues#taskqueue"
-    assert got["id"] == queue
+    assert got["id"] == f"projects/{PROJECT}/taskqueues/{queue}"
     assert "stats" not in got
 
 
@@ -337,14 +347,15 @@ def test_taskqueue_stats_count_tasks_and_leases(api, queue):
     lease(api, queue, num=2)
     stats = api.taskqueues().get(project=PROJECT, taskqueue=queue, getStats=True).execute()["stats"]
     assert stats["totalTasks"] == 3
-    assert stats["oldestTask"] == first["enqueueTimestamp"]
-    assert stats["leasedLastMinute"] == 2
-    assert stats["leasedLastHour"] == 2
+    assert stats["oldestTask"] == str(int(first["enqueueTimestamp"]) // 1_000_000)
+    assert 0 < int(stats["oldestTask"]) < time.time()
+    assert stats["leasedLastMinute"] == "2"
+    assert stats["leasedLastHour"] == "2"
 
 
 def test_taskqueue_stats_of_an_empty_queue_are_zero(api, queue):
     stats = api.taskqueues().get(project=PROJECT, taskqueue=queue, getStats=True).execute()["stats"]
-    assert stats == {"totalTasks": 0, "oldestTask": 0, "leasedLastMinute": 0, "leasedLastHour": 0}
+    assert stats == {"totalTasks": 0, "oldestTask": "0", "leasedLastMinute": "0", "leasedLastHour": "0"}
 
 
 def test_invalid_queue_name_is_400(api):
@@ -387,8 +398,9 @@ def test_long_form_queue_name_must_name_this_project(api, queue):
     expect_error(call, 400, "invalid", "queueName")
 
 
-def test_unknown_partition_prefix_is_400(api, queue):
-    expect_error(api.taskqueues().get(project="x~app", taskqueue=queue), 400, "invalid", "project")
+@pytest.mark.parametrize("project", ["xy~app", "~app", "de~app", "s~"])
+def test_a_prefix_that_is_not_a_partition_is_400(api, queue, project):
+    expect_error(api.taskqueues().get(project=project, taskqueue=queue), 400, "invalid", "project")
 
 
 def test_errors_honour_pretty_print_false(client, queue):

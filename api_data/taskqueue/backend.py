@@ -10,12 +10,19 @@ from .store import TaskStore
 
 @dataclass
 class Backend:
+    """`compat` is TASKQUEUE_COMPAT: "" for Google's behaviour, "render" for the first emulator's."""
+
     store: TaskStore
     queues: QueueCatalog
+    compat: str = ""
 
 
 def create_backend(context) -> Backend:
     """The engine's hook: one store on the service's Redis, and the queues of QUEUE_CONFIG."""
     settings = context.settings
-    return Backend(store=TaskStore(context.redis, settings.history_max_events),
-                   queues=QueueCatalog.from_file(settings.queue_config, settings.default_max_leases))
+    compat = settings.taskqueue_compat
+    return Backend(store=TaskStore(context.redis, settings.history_max_events,
+                                   tombstone_secs=settings.task_tombstone_secs),
+                   queues=QueueCatalog.from_file(settings.queue_config, settings.default_max_leases,
+                                                 underscores=compat == "render"),
+                   compat=compat)

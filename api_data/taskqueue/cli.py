@@ -174,7 +174,7 @@ def lease_cmd(project, queue, num_tasks, lease_secs, tag, url, as_json):
     items = Client(url).call("POST", taskqueue_path(project, queue, "tasks", "lease"),
                              params).get("items", [])
     _out(as_json, items, lambda items: _table(
-        [(t["id"], t.get("tag", ""), t["retry_count"], presentation.when(t["leaseTimestamp"]),
+        [(t["id"], t.get("tag", ""), t["retry_count"], presentation.when(int(t["leaseTimestamp"])),
           base64.b64decode(t.get("payloadBase64", ""))[:40].decode("utf-8", "replace")) for t in items],
         ["TASK", "TAG", "RETRIES", "LEASED UNTIL", "PAYLOAD"]))
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 #: Set of "<project>/<queue>" for every queue that ever held a task (for listings).
 REGISTRY = "qs:queues"
+#: SCAN pattern matching the tombstones key of every queue.
+TOMBSTONES_PATTERN = "qs:{*}:tombstones"
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,13 @@ class QueueKeys:
 
     project: str
     queue: str
+
+    @classmethod
+    def from_key(cls, key: bytes | str) -> "QueueKeys":
+        """The queue a key of this layout belongs to (`qs:{<project>/<queue>}:...`)."""
+        text = key.decode("utf-8") if isinstance(key, bytes) else key
+        inner = text[text.index("{") + 1:text.index("}:")]
+        return parse_registry_entry(inner)
 
     @property
     def base(self) -> str:
@@ -66,10 +75,15 @@ class QueueKeys:
         """Stream of task transitions, capped (see HISTORY_MAX_EVENTS)."""
         return self.base + "history"
 
+    @property
+    def tombstones(self) -> str:
+        """Sorted set of recently deleted task names, by the µs time their name is free again."""
+        return self.base + "tombstones"
+
     def all(self) -> list:
         """Every fixed key of the queue, in the order the Lua scripts expect as KEYS."""
         return [self.tasks, self.payloads, self.eta, self.enqueued, self.dead, self.stats,
-                self.leased, self.history]
+                self.leased, self.history, self.tombstones]
 
     def tag(self, tag: bytes) -> str:
         """Sorted set like `eta`, for the tasks carrying `tag` (b"" = no tag)."""

@@ -29,17 +29,20 @@ class QueueConfig:
                 "producerEmails": list(self.producer_emails)}
 
 
-_QUEUE_NAME = re.compile(r"[a-zA-Z0-9-]{1,100}")
+#: App Engine's rule for queue names.
+QUEUE_NAME = re.compile(r"[a-zA-Z0-9-]{1,100}")
+#: The first emulator also took underscores (the render service names queues like `test_queue`).
+QUEUE_NAME_WITH_UNDERSCORES = re.compile(r"[a-zA-Z0-9_-]{1,100}")
 
 
-def _queue_entry(entry, path) -> QueueConfig:
+def _queue_entry(entry, path, pattern=QUEUE_NAME) -> QueueConfig:
     """One `queue:` item of queue.yaml, checked; QueueConfigError names what is wrong."""
     if not isinstance(entry, dict) or not entry.get("name"):
         raise QueueConfigError(f"QUEUE_CONFIG {path}: every queue needs a name")
     name = str(entry["name"])
-    if not _QUEUE_NAME.fullmatch(name):
-        raise QueueConfigError(f"QUEUE_CONFIG {path}: queue name {name!r} breaks App Engine's rule "
-                               "[a-zA-Z0-9-]{1,100}")
+    if not pattern.fullmatch(name):
+        raise QueueConfigError(f"QUEUE_CONFIG {path}: queue name {name!r} breaks the rule "
+                               f"{pattern.pattern}")
     retry = entry.get("retry_parameters") or {}
     acl = entry.get("acl") or []
     if not isinstance(retry, dict) or not isinstance(acl, list):
@@ -62,11 +65,23 @@ class QueueCatalog:
     configured: dict | None = None
     default_max_leases: int = 0
     source: str | None = field(default=None)
+    underscores: bool = False
+
+    @property
+    def name_rule(self) -> str:
+        return ("1-100 letters, digits, hyphens and underscores" if self.underscores
+                else "1-100 letters, digits and hyphens")
+
+    def valid_name(self, name: str) -> bool:
+        pattern = QUEUE_NAME_WITH_UNDERSCORES if self.underscores else QUEUE_NAME
+        return pattern.fullmatch(name) is not None
 
     @classmethod
-    def from_file(cls, path: str | None, default_max_leases: int = 0) -> "QueueCatalog":
+    def from_file(cls, path: str | None, default_max_leases: int = 0,
+                  underscores: bool = False) -> "QueueCatalog":
+        """`underscores` admits `_` in queue names, as the first emulator did (TASKQUEUE_COMPAT=render)."""
         if not path:
-            return cls(configured=None, default_max_leases=default_max_leases)
+            return cls(configured=None, default_max_leases=default_max_leases, underscores=underscores)
         try:
             with open(path, encoding="utf-8") as fh:
                 data = yaml.safe_load(fh) or {}
@@ -76,9 +91,9 @@ class QueueCatalog:
             raise QueueConfigError(f"QUEUE_CONFIG {path}: expected a mapping with a 'queue' list")
         queues = {}
         for entry in data.get("queue") or []:
-            queue = _queue_entry(entry, path)
+            queue = _queue_entry(entry, path, QUEUE_NAME_WITH_UNDERSCORES if underscores else QUEUE_NAME)
             queues[queue.name] = queue
-        return cls(configured=queues, source=path)
+        return cls(configured=queues, source=path, underscores=underscores)
 
     def resolve(self, name: str) -> QueueConfig:
         """The queue's configuration. Raises NotFound (unknown) or InvalidArgument (push queue)."""

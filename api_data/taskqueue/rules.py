@@ -11,9 +11,9 @@ from .queues import QueueCatalog, QueueConfig
 MAX_PAYLOAD_BYTES = 1024 * 1024
 MAX_TAG_BYTES = 500
 
-#: App Engine's partitions: s~ (High Replication), e~ (EU), b~ and dev~ (development server).
-_PROJECT = re.compile(r"(?:(?:s|e|b|dev)~)?([A-Za-z0-9][A-Za-z0-9.:_-]{0,99})")
-_QUEUE = re.compile(r"[a-zA-Z0-9-]{1,100}")
+#: App Engine's partitions: one letter (s~ High Replication, e~ EU, p~, b~, ...) or dev~
+#: (the development server). AppScale accepted any one character; Google's clients wrote these.
+_PROJECT = re.compile(r"(?:(?:[A-Za-z]|dev)~)?([A-Za-z0-9][A-Za-z0-9.:_-]{0,99})")
 _TASK = re.compile(r"[a-zA-Z0-9_-]{1,500}")
 
 
@@ -23,7 +23,7 @@ def shown(value: str) -> str:
 
 
 def project_id(project: str) -> str:
-    """`s~app`, `e~app`, `b~app`, `dev~app` and `app` are one project: the partition is dropped."""
+    """`s~app`, `p~app` (any one letter), `dev~app` and `app` are one project: the partition is dropped."""
     match = _PROJECT.fullmatch(project)
     if not match:
         raise InvalidArgument(f"Invalid project id '{shown(project)}'", location="project")
@@ -31,10 +31,11 @@ def project_id(project: str) -> str:
 
 
 def queue_config(queues: QueueCatalog, name: str, location: str = "taskqueue") -> QueueConfig:
-    """Queue names follow App Engine's rule; the catalog decides whether the queue exists."""
-    if not _QUEUE.fullmatch(name):
-        raise InvalidArgument(f"Invalid queue name '{shown(name)}': use 1-100 letters, digits "
-                              "and hyphens", location=location)
+    """Queue names follow the catalog's rule (App Engine's, or the render compatibility's);
+    the catalog decides whether the queue exists."""
+    if not queues.valid_name(name):
+        raise InvalidArgument(f"Invalid queue name '{shown(name)}': use {queues.name_rule}",
+                              location=location)
     return queues.resolve(name)
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from redis.cluster import RedisCluster
 
-from queueservice.errors import Conflict, FailedPrecondition, NotFound
+from queueservice.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
 from queueservice.scripts import Scripts
 
-from .keys import REGISTRY, QueueKeys, parse_registry_entry, registry_entry
+from .keys import REGISTRY, TOMBSTONES_PATTERN, QueueKeys, parse_registry_entry, registry_entry
 
 LUA_DIR = Path(__file__).with_name("lua")
 STATES = ("all", "available", "leased", "delayed", "dead")
@@ -33,6 +33,8 @@ class Code(IntEnum):
     LEASE_EXPIRED = 3
     LEASE_MISMATCH = 4
     NOT_DEAD = 5
+    TOMBSTONED = 6
+    DELETED_ALREADY = 7
 
 
 _ERRORS = {
@@ -42,6 +44,11 @@ _ERRORS = {
     Code.LEASE_MISMATCH: (FailedPrecondition,
                           "The lease on task {name} has expired: the task is now held by another lease"),
     Code.NOT_DEAD: (FailedPrecondition, "Task {name} is not a dead letter"),
+    Code.TOMBSTONED: (Conflict, "Task name {name} is tombstoned: a task of that name was deleted "
+                                "from queue {queue} recently, and its name stays reserved"),
+    # Workers that retry a delete match "task name is invalid" in this message and treat it as done.
+    Code.DELETED_ALREADY: (InvalidArgument, "The task name is invalid: task {name} was deleted from "
+                                            "queue {queue} already (its name is tombstoned)"),
 }
 
 
@@ -125,10 +132,12 @@ class TaskStore:
     connection errors propagate (the engine answers 503).
     """
 
-    def __init__(self, client, history_max_events: int = 10_000):
+    def __init__(self, client, history_max_events: int = 10_000, tombstone_secs: int = 0):
+        """`tombstone_secs`: how long a deleted task's name stays reserved (0: not at all)."""
         self._redis = client
         self._scripts = Scripts(client, LUA_DIR)
         self._history = max(0, history_max_events)
+        self._tombstone_usec = max(0, tombstone_secs) * 1_000_000
         self._registered = set()
 
     @staticmethod
@@ -149,7 +158,7 @@ class TaskStore:
                eta_usec: int = 0, delay_secs: int = 0, urlsafe: bool = False) -> Task:
         """Add a task; `eta_usec` > 0 delays it until then, or else `delay_secs` from now (Redis time).
 
-        Raises Conflict if `name` is taken.
+        Raises Conflict if `name` is taken or still tombstoned.
         """
         self._register(keys)
         reply = self._run("insert", keys, name, payload, eta_usec, "u" if urlsafe else "s", tag,
@@ -193,14 +202,31 @@ class TaskStore:
         return Task.from_reply(reply[1])
 
     def delete(self, keys: QueueKeys, name: str) -> None:
-        """Remove a task whatever its state. Raises NotFound."""
-        reply = self._run("delete", keys, name)
+        """Remove a task whatever its state, and tombstone its name for `tombstone_secs`.
+
+        Raises NotFound, or InvalidArgument when the task was deleted already and its name
+        is still tombstoned (what Google answered a repeated delete).
+        """
+        reply = self._run("delete", keys, name, self._tombstone_usec)
         if reply[0] != Code.OK:
             _raise_for(reply[0], keys, name)
 
-    def list(self, keys: QueueKeys, limit: int) -> list:
-        """Up to `limit` live tasks in enqueue order, without payloads."""
-        return [Task.from_reply(r) for r in self._run("list", keys, limit)]
+    def list(self, keys: QueueKeys, limit: int, *, payloads: bool = False) -> list:
+        """Up to `limit` live tasks in enqueue order, with their payloads only if asked."""
+        return [Task.from_reply(r) for r in self._run("list", keys, limit, "1" if payloads else "0")]
+
+    def clear_tombstones(self, keys: QueueKeys) -> int:
+        """Free every tombstoned name of the queue at once (for tests); returns how many."""
+        return int(self._run("clear_tombstones", keys))
+
+    def clear_all_tombstones(self) -> int:
+        """Free every tombstoned name of every queue (for tests); returns how many.
+
+        Found by key pattern rather than the queue registry, so no queue is missed."""
+        freed = 0
+        for key in list(self._redis.scan_iter(match=TOMBSTONES_PATTERN, count=1000)):
+            freed += int(self._run("clear_tombstones", QueueKeys.from_key(key)))
+        return freed
 
     def lease(self, keys: QueueKeys, count: int, lease_secs: int, *, tag: bytes | None = None,
               first_tag: bool = False, max_leases: int = 0) -> LeaseResult:

@@ -10,6 +10,7 @@
 --   KEYS[6] stats hash     lease counters: 60 one-second and 60 one-minute ring buckets
 --   KEYS[7] leased zset    tasks whose lease was not handed back, by lease end (µs)
 --   KEYS[8] history stream task transitions, capped, expires a day after the last one
+--   KEYS[9] tombstones zset recently deleted names by the µs time they may be used again
 -- and ARGV[1] = the queue's key base (tag index keys are derived from it, same slot),
 --     ARGV[2] = how many history events to keep (0: none).
 -- Units: every time is in microseconds since the Unix epoch, read from Redis TIME.
@@ -18,8 +19,8 @@
 -- A task's sorted-set member is its 16-digit enqueue time followed by its name.
 -- Numbers are formatted with %.0f: Lua's tostring would write 1.7e+15.
 
-local K_TASKS, K_PAYLOADS, K_ETA, K_ENQ, K_DEAD, K_STATS, K_LEASED, K_HISTORY =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local K_TASKS, K_PAYLOADS, K_ETA, K_ENQ, K_DEAD, K_STATS, K_LEASED, K_HISTORY, K_TOMBSTONES =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local BASE = ARGV[1]
 local HISTORY_MAX = tonumber(ARGV[2])
 -- A queue's history disappears a day after its last event, like its counters after an hour.
@@ -82,4 +83,11 @@ local function unindex(member, m)
   redis.call('ZREM', K_ENQ, member)
   redis.call('ZREM', K_LEASED, member)
   redis.call('ZREM', tag_key(m.tag), member)
+end
+
+-- True while `name` is reserved by the tombstone of a task deleted recently (expired ones are dropped).
+local function tombstoned(name, now)
+  redis.call('ZREMRANGEBYSCORE', K_TOMBSTONES, '-inf', fmt(now))
+  local until_usec = redis.call('ZSCORE', K_TOMBSTONES, name)
+  return until_usec ~= false and until_usec ~= nil
 end

@@ -1,14 +1,19 @@
--- insert: add a task unless a task of that name is in the queue (live or dead-lettered).
--- Touches tasks, payloads, eta, enq, the tag index, history.
+-- insert: add a task unless a task of that name is in the queue (live or dead-lettered), or
+-- was deleted so recently that its name is still tombstoned.
+-- Touches tasks, payloads, eta, enq, the tag index, history, tombstones (drops expired ones).
 -- ARGV[3] task name, ARGV[4] payload bytes, ARGV[5] first availability in µs since the epoch
 -- (0 = now), ARGV[6] alphabet 's'|'u', ARGV[7] tag ('' = none),
 -- ARGV[8] delay in µs counted from now (used when ARGV[5] is 0)
--- Returns {0, task} inserted, {2} name taken (Code.TASK_EXISTS).
+-- Returns {0, task} inserted, {2} name taken (Code.TASK_EXISTS), {6} name tombstoned
+-- (Code.TOMBSTONED).
 local name = ARGV[3]
 if redis.call('HEXISTS', K_TASKS, name) == 1 then
   return {2}
 end
 local now = now_usec()
+if tombstoned(name, now) then
+  return {6}
+end
 local eta = tonumber(ARGV[5])
 local delay = tonumber(ARGV[8] or '0')
 if eta == 0 and delay > 0 then eta = now + delay end
