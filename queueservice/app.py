@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 from . import apis as apis_mod
 from . import batch, discovery, discovery_views, metrics, redis_conn
 from .config import Settings
-from .engine import Call, build_routes, invoke
+from .engine import Call, PatternConverters, build_routes, invoke
 from .errors import (
     ApiError,
     Forbidden,
@@ -91,11 +91,13 @@ def create_app(settings: Settings | None = None, redis_client=None) -> Flask:
     client = redis_client if redis_client is not None else redis_conn.connect(settings)
     context = SimpleNamespace(settings=settings, redis=client)
     bound = [apis_mod.bind(doc, context) for doc in discovery.load_all(settings.api_data_dir)]
-    routes = build_routes(bound)
+    converters = PatternConverters()
+    routes = build_routes(bound, converters)
 
     app = Flask(__name__)
     app.url_map.strict_slashes = False
     app.url_map.merge_slashes = False
+    app.url_map.converters.update(converters.classes())
     eng = Engine(settings=settings, redis=client, apis=bound, routes={})
     app.extensions["queueservice"] = eng
 

@@ -62,6 +62,7 @@ class Method:
     parameters: dict
     request: str | None
     response: str | None
+    flat_path: str | None = None
 
     @property
     def handler_name(self) -> str:
@@ -104,9 +105,15 @@ class ApiDocument:
     def schemas(self) -> dict:
         return self.raw.get("schemas", {})
 
+    @property
+    def mount_at_root(self) -> bool:
+        """Serve the methods at the host root as well as under servicePath (our `x-mountAtRoot`):
+        for clients whose api_endpoint is the bare host. Opt-in, so two APIs cannot collide there."""
+        return bool(self.raw.get("x-mountAtRoot")) and bool(self.service_path)
+
     def rendered(self, root_url: str) -> dict:
-        """The document as served: URLs point at the host the client used."""
-        doc = copy.deepcopy(self.raw)
+        """The document as served: URLs point at the host the client used; our `x-` keys left out."""
+        doc = {k: copy.deepcopy(v) for k, v in self.raw.items() if not k.startswith("x-")}
         doc["rootUrl"] = root_url
         doc["baseUrl"] = root_url + self.service_path
         doc["basePath"] = "/" + self.service_path
@@ -145,6 +152,7 @@ def _walk(resources: dict, path: Path):
                     parameters=params,
                     request=(spec.get("request") or {}).get("$ref"),
                     response=(spec.get("response") or {}).get("$ref"),
+                    flat_path=spec.get("flatPath"),
                 )
             except KeyError as exc:
                 raise DocumentError(f"{path}: a method lacks {exc}") from exc
@@ -163,17 +171,51 @@ def load_all(directory: Path) -> list:
 _TEMPLATE = re.compile(r"\{(\+?)([^}]+)\}")
 
 
-def path_to_rule(template: str) -> tuple:
-    """Turn a URI template into a werkzeug rule: `{x}` -> `<x>`, `{+x}` -> `<path:x>`.
+def bare_pattern(pattern: str) -> str:
+    """A parameter's `pattern` without its anchors, to embed in a route."""
+    return pattern.removeprefix("^").removesuffix("$")
+
+
+def path_to_rule(template: str, parameters: dict | None = None, converter_for=None) -> tuple:
+    """Turn a URI template into a werkzeug rule: `{x}` -> `<x>`; `{+x}` -> `<path:x>`, or, when
+    the parameter has a `pattern` and `converter_for(pattern)` names a converter, `<that:x>`,
+    so `v2/{+name}` of a queue and of a location are different routes.
 
     Returns the rule and a map from werkzeug variable names back to parameter names,
     since discovery names need not be Python identifiers.
     """
-    names = {}
+    names, parameters = {}, parameters or {}
 
     def repl(match):
         var = f"v{len(names)}"
         names[var] = match.group(2)
-        return f"<path:{var}>" if match.group(1) else f"<{var}>"
+        if not match.group(1):
+            return f"<{var}>"
+        param = parameters.get(match.group(2))
+        if param is not None and param.pattern and converter_for is not None:
+            return f"<{converter_for(param.pattern)}:{var}>"
+        return f"<path:{var}>"
 
     return _TEMPLATE.sub(repl, template), names
+
+
+def path_regex(template: str, parameters: dict) -> re.Pattern:
+    """The URLs a template matches, as a regex: `{x}` one segment, `{+x}` its pattern or anything."""
+    out, end = [], 0
+    for match in _TEMPLATE.finditer(template):
+        out.append(re.escape(template[end:match.start()]))
+        param = parameters.get(match.group(2))
+        if not match.group(1):
+            out.append("[^/]+")
+        elif param is not None and param.pattern:
+            out.append(f"(?:{bare_pattern(param.pattern)})")
+        else:
+            out.append(".+")
+        end = match.end()
+    out.append(re.escape(template[end:]))
+    return re.compile("".join(out))
+
+
+def sample_path(template: str) -> str:
+    """A URL of the template with `x` for each variable (flatPath's variables are one segment)."""
+    return _TEMPLATE.sub("x", template)

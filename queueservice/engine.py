@@ -7,9 +7,12 @@ from dataclasses import dataclass
 import orjson
 
 from . import fields as fields_mod
-from . import params, schema
+from . import params, schema, wire
 from .apis import BoundApi
-from .discovery import Method, path_to_rule, snake
+from werkzeug.datastructures import MultiDict
+from werkzeug.routing import BaseConverter
+
+from .discovery import DocumentError, Method, bare_pattern, path_regex, path_to_rule, sample_path, snake
 from .errors import InvalidArgument, ParseError
 
 
@@ -23,27 +26,69 @@ class Route:
     variables: dict
 
 
-def build_routes(apis: list, *, mount_at_root: bool = True) -> list:
-    """One rule per method under `/<servicePath>`; optionally again at the host root.
+class PatternConverters:
+    """One werkzeug converter per distinct `{+x}` pattern (`p0`, `p1`, ...), for app.url_map."""
 
-    The root mount serves clients whose `api_endpoint` is the bare host; a rule that
-    another API already claims there is left out.
+    def __init__(self):
+        self.by_pattern = {}
+
+    def __call__(self, pattern: str) -> str:
+        if pattern not in self.by_pattern:
+            self.by_pattern[pattern] = f"p{len(self.by_pattern)}"
+        return self.by_pattern[pattern]
+
+    def classes(self) -> dict:
+        """{name: converter class} for `app.url_map.converters`."""
+        out = {}
+        for pattern, name in self.by_pattern.items():
+            regex = bare_pattern(pattern)
+            out[name] = type(f"PatternConverter_{name}", (BaseConverter,),
+                             {"regex": regex, "part_isolating": "/" not in regex})
+        return out
+
+
+def build_routes(apis: list, converters: PatternConverters | None = None) -> list:
+    """One rule per method under `/<servicePath>`; again at the host root for documents that
+    opt in (`x-mountAtRoot`), where a rule that another API already claims is left out.
+
+    Raises DocumentError when two methods of one verb would answer the same URLs.
     """
+    converters = converters if converters is not None else PatternConverters()
     routes, root_seen = [], set()
     for api in apis:
         for method in api.document.methods:
-            template, variables = path_to_rule(method.path)
+            template, variables = path_to_rule(method.path, method.parameters, converters)
             routes.append(Route(api, method, "/" + api.document.service_path + template, variables))
-    if mount_at_root:
-        for api in apis:
-            for method in api.document.methods:
-                template, variables = path_to_rule(method.path)
-                key = (template, method.http_method)
-                if key in root_seen:
-                    continue
-                root_seen.add(key)
-                routes.append(Route(api, method, "/" + template, variables))
+    _refuse_ambiguous(apis)
+    for api in apis:
+        if not api.document.mount_at_root:
+            continue
+        for method in api.document.methods:
+            template, variables = path_to_rule(method.path, method.parameters, converters)
+            key = (template, method.http_method)
+            if key in root_seen:
+                continue
+            root_seen.add(key)
+            routes.append(Route(api, method, "/" + template, variables))
     return routes
+
+
+def _refuse_ambiguous(apis: list) -> None:
+    """Two methods are ambiguous when each one's URLs match the other's template (same verb):
+    a static segment beats a variable (`tasks/lease` vs `tasks/{task}`), nothing else decides."""
+    entries = []
+    for api in apis:
+        for m in api.document.methods:
+            entries.append((m, "/" + api.document.service_path, path_regex(m.path, m.parameters),
+                            sample_path(m.flat_path or m.path)))
+    for i, (a, base_a, regex_a, sample_a) in enumerate(entries):
+        for b, base_b, regex_b, sample_b in entries[i + 1:]:
+            if a.http_method != b.http_method or base_a != base_b:
+                continue
+            if regex_b.fullmatch(sample_a) and regex_a.fullmatch(sample_b):
+                raise DocumentError(f"{a.id} and {b.id} both answer {a.http_method} /{base_a.strip('/')}"
+                                    f"{'/' if base_a.strip('/') else ''}{a.path}: give their {{+x}} "
+                                    "parameters patterns that tell them apart")
 
 
 def parse_json_body(data: bytes):
@@ -82,8 +127,9 @@ def invoke(call: Call):
     route, document = call.route, call.route.api.document
     method = route.method
     values = {route.variables[k]: v for k, v in call.path_values.items()}
-    options = params.check(document.global_parameters, {}, call.query)
-    args = params.check(method.parameters, values, call.query)
+    query, alt_options = system_parameters(call.query, document.global_parameters)
+    options = params.check(document.global_parameters, {}, query)
+    args = params.check(method.parameters, values, query)
     selector = options.get("fields")
     tree = fields_mod.parse(selector) if selector else None
     if tree is not None:
@@ -95,6 +141,29 @@ def invoke(call: Call):
     result = route.api.handler(method)(route.api.backend, **kwargs)
     if result is None:
         return 204, None, False
+    result = wire.shape(result, method.response, document,
+                        enum_ints=alt_options.get("enum-encoding") == "int")
     if tree is not None:
         result = fields_mod.apply(result, tree)
     return 200, result, options.get("prettyPrint", True)
+
+
+def system_parameters(query, global_parameters: dict):
+    """System parameters as Google takes them: also `$`-prefixed (`$alt`, `%24alt`), and `alt`
+    with options after `;` (`json;enum-encoding=int`, as the official REST clients send).
+
+    Returns the query (a MultiDict) with those names plain and alt bare, and alt's options."""
+    renamed = [k for k in query if k.startswith("$") and k not in global_parameters
+               and k[1:] in global_parameters]
+    alt = query.get("alt") if "alt" in query else query.get("$alt")
+    if not renamed and (alt is None or ";" not in alt):
+        return query, {}
+    plain = MultiDict()
+    for key, value in query.items(multi=True):
+        plain.add(key[1:] if key in renamed else key, value)
+    options = {}
+    if alt is not None and ";" in alt:
+        base, *rest = alt.split(";")
+        plain.setlist("alt", [base])
+        options = dict(part.partition("=")[::2] for part in rest)
+    return plain, options

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from . import formats
 from .errors import InvalidArgument, RequiredArgument
 
 _INT_RANGES = {
@@ -27,11 +28,24 @@ def _compiled(pattern: str):
     return re.compile(pattern)
 
 
+def enum_name(param, raw: str, location_type: str = "parameter") -> str:
+    """An enum value by name, or by number as protobuf JSON allows (`responseView=2`,
+    `"httpMethod": 1`): the document lists enum values in the order of their numbers."""
+    if raw in param.enum:
+        return raw
+    if raw.isdigit() and int(raw) < len(param.enum):
+        return param.enum[int(raw)]
+    raise _invalid(param.name, raw, f"must be one of {', '.join(param.enum)}", location_type)
+
+
 def convert(param, raw: str, *, location_type: str = "parameter"):
-    """Convert one raw string to the parameter's type, or raise InvalidArgument."""
+    """Convert one raw string to the parameter's type, or raise InvalidArgument.
+
+    String formats become Python values: google-datetime and google-duration µs ints,
+    google-fieldmask a list of paths, byte the decoded bytes."""
     name = param.name
-    if param.enum is not None and raw not in param.enum:
-        raise _invalid(name, raw, f"must be one of {', '.join(param.enum)}", location_type)
+    if param.enum is not None:
+        raw = enum_name(param, raw, location_type)
     kind, fmt = param.type, param.format
     if kind == "boolean":
         lowered = raw.lower()
@@ -52,6 +66,12 @@ def convert(param, raw: str, *, location_type: str = "parameter"):
             raise _invalid(name, raw, "must be a number", location_type) from None
         if value != value or value in (float("inf"), float("-inf")):
             raise _invalid(name, raw, "must be a finite number", location_type)
+    elif fmt in formats.PARSERS:
+        try:
+            value = formats.PARSERS[fmt](raw)
+        except ValueError as exc:
+            raise _invalid(name, raw, str(exc), location_type) from None
+        return value
     else:
         value = raw
         if param.pattern and not _compiled(param.pattern).fullmatch(raw):

@@ -65,6 +65,8 @@ def _value(item, spec, schemas, where, depth):
             raw = str(item).strip()
         return convert(param, raw, location_type="body")
     if kind == "string":
+        if param.enum is not None and isinstance(item, int) and not isinstance(item, bool):
+            item = str(item)  # an enum by number, as protobuf JSON allows
         if not isinstance(item, str):
             raise InvalidArgument(f"Invalid value for {where}: expected a string",
                                   location=where, location_type="body")
