@@ -6,18 +6,15 @@ import logging
 import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from urllib.parse import urlsplit
-
 from flask import Flask, Response, redirect, request
 from werkzeug.exceptions import HTTPException
 
 from . import apis as apis_mod
-from . import batch, discovery, discovery_views, metrics, redis_conn
+from . import batch, discovery, discovery_views, hosts, metrics, redis_conn
 from .config import Settings
 from .engine import Call, build_routes, invoke
 from .errors import (
     ApiError,
-    Forbidden,
     InternalError,
     InvalidArgument,
     MethodNotAllowed,
@@ -125,25 +122,15 @@ def create_app(settings: Settings | None = None, redis_client=None) -> Flask:
 
     @app.before_request
     def _same_origin_only():
-        """A web page elsewhere must not change queues through the developer's browser (CSRF).
-
-        Browsers name the page's origin on cross-site requests; API clients send no Origin.
-        """
-        if request.method in ("GET", "HEAD", "OPTIONS"):
-            return None
-        origin = request.headers.get("Origin")
-        hosts = {request.host, (request.headers.get("X-Forwarded-Host") or "").split(",")[0].strip()}
-        if origin and origin != "null" and urlsplit(origin).netloc not in hosts:
-            raise Forbidden(f"Requests from the web page at {origin} are refused; use this server's own pages")
-        if origin == "null" or (request.headers.get("Sec-Fetch-Site") == "cross-site"):
-            raise Forbidden("Cross-site requests are refused")
-        return None
+        """A web page elsewhere must not change queues through the developer's browser (CSRF)."""
+        hosts.check_same_origin(request.method, request.headers, request.host)
 
     @app.errorhandler(Exception)
     def _handle(exc):
         pretty = request.args.get("prettyPrint", "true").lower() != "false"
         return error_response(to_api_error(exc), pretty=pretty)
 
+    app.wsgi_app = hosts.HostGuard(app.wsgi_app, settings.allowed_hosts, error_response)
     return app
 
 

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .hosts import parse_allowed
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -63,6 +65,7 @@ class Settings:
     log_level: str = "INFO"
     web_concurrency: int = 2
     threads: int = 8
+    allowed_hosts: frozenset = frozenset()
 
     @property
     def embedded(self) -> bool:
@@ -86,4 +89,5 @@ class Settings:
             log_level=_level(env),
             web_concurrency=_int(env, "WEB_CONCURRENCY", 2),
             threads=_int(env, "THREADS", 8),
+            allowed_hosts=parse_allowed(env.get("ALLOWED_HOSTS")),
         )
