@@ -48,6 +48,26 @@ def _level(env):
     return level
 
 
+def _port(env):
+    port = _int(env, "PORT", 8080)
+    if not 1 <= port <= 65535:
+        raise SystemExit(f"queueservice: PORT must be between 1 and 65535, not {port}")
+    return port
+
+
+def _positive(env, name, default):
+    value = _int(env, name, default)
+    if value < 1:
+        raise SystemExit(f"queueservice: {name} must be at least 1, not {value}")
+    return value
+
+
+def _host(env):
+    """HOST as gunicorn binds it: an IPv6 address such as `::` is accepted with or without brackets."""
+    host = (env.get("HOST") or "127.0.0.1").strip()
+    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
+
+
 @dataclass(frozen=True)
 class Settings:
     """The service's settings; `from_env` is the only place the environment is read."""
@@ -72,12 +92,17 @@ class Settings:
         """True when no Redis is configured and the in-process store is used."""
         return not self.redis_url
 
+    @property
+    def bind(self) -> str:
+        """HOST:PORT for gunicorn, with an IPv6 host in brackets."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
     @classmethod
     def from_env(cls, env=None) -> "Settings":
         env = os.environ if env is None else env
         return cls(
-            host=env.get("HOST") or "127.0.0.1",
-            port=_int(env, "PORT", 8080),
+            host=_host(env),
+            port=_port(env),
             redis_url=env.get("REDIS_URL") or None,
             redis_cluster=_bool(env, "REDIS_CLUSTER", False),
             redis_timeout_secs=_float(env, "REDIS_TIMEOUT_SECS", 2.0),
@@ -87,7 +112,7 @@ class Settings:
             history_max_events=_int(env, "HISTORY_MAX_EVENTS", 10_000),
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 32 * 1024 * 1024),
             log_level=_level(env),
-            web_concurrency=_int(env, "WEB_CONCURRENCY", 2),
-            threads=_int(env, "THREADS", 8),
+            web_concurrency=_positive(env, "WEB_CONCURRENCY", 2),
+            threads=_positive(env, "THREADS", 8),
             allowed_hosts=parse_allowed(env.get("ALLOWED_HOSTS")),
         )
