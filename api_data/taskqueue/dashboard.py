@@ -43,9 +43,13 @@ def blueprint(backend) -> Blueprint:
         queue_config(backend.queues, queue, location="queue")
         return store.keys(project_id(project), queue)
 
-    @pages.errorhandler(ApiError)
-    def _api_error(exc):
-        return render_template("error.html", status=exc.status, message=exc.message), exc.status
+    @pages.errorhandler(Exception)
+    def _any_error(exc):
+        """Every failure as an HTML page (a Redis outage too), with the status the API would answer."""
+        from queueservice.app import to_api_error
+
+        error = to_api_error(exc)
+        return render_template("error.html", status=error.status, message=error.message), error.status
 
     @pages.errorhandler(404)
     def _not_found(exc):
