@@ -82,6 +82,7 @@ class Settings:
     default_max_leases: int = 0
     history_max_events: int = 10_000
     max_request_bytes: int = 32 * 1024 * 1024
+    max_batch_response_bytes: int = 32 * 1024 * 1024
     log_level: str = "INFO"
     web_concurrency: int = 2
     threads: int = 8
@@ -111,6 +112,7 @@ class Settings:
             default_max_leases=_int(env, "DEFAULT_MAX_LEASES", 0),
             history_max_events=_int(env, "HISTORY_MAX_EVENTS", 10_000),
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 32 * 1024 * 1024),
+            max_batch_response_bytes=_positive(env, "MAX_BATCH_RESPONSE_BYTES", 32 * 1024 * 1024),
             log_level=_level(env),
             web_concurrency=_positive(env, "WEB_CONCURRENCY", 2),
             threads=_positive(env, "THREADS", 8),
