@@ -9,32 +9,43 @@ from __future__ import annotations
 import sys
 
 import click
-from gunicorn.app.base import BaseApplication
 
 from .config import Settings
-from .gunicorn_settings import options
 
 
-class _Server(BaseApplication):
-    def __init__(self, settings: Settings):
-        self._settings = settings
-        super().__init__()
+def _server_class():
+    """gunicorn is imported only once the settings are checked: it reads WEB_CONCURRENCY on import."""
+    from gunicorn.app.base import BaseApplication
 
-    def load_config(self):
-        for key, value in options(self._settings).items():
-            self.cfg.set(key, value)
+    from .gunicorn_settings import options
 
-    def load(self):
-        from .app import create_app
+    class _Server(BaseApplication):
+        def __init__(self, settings: Settings):
+            self._settings = settings
+            super().__init__()
 
-        return create_app(self._settings)
+        def load_config(self):
+            for key, value in options(self._settings).items():
+                self.cfg.set(key, value)
+            self.cfg.set("when_ready", self._announce)
+
+        def _announce(self, server):
+            """Said once every check has passed and the socket is bound, never before a failure."""
+            settings = self._settings
+            click.echo(f"queueservice: serving on http://{settings.bind} "
+                       f"({'embedded in-memory store' if settings.embedded else 'Redis'})", err=True)
+
+        def load(self):
+            from .app import create_app
+
+            return create_app(self._settings)
+
+    return _Server
 
 
 def serve() -> None:
     settings = Settings.from_env()
-    click.echo(f"queueservice: serving on http://{settings.host}:{settings.port} "
-               f"({'embedded in-memory store' if settings.embedded else 'Redis'})", err=True)
-    _Server(settings).run()
+    _server_class()(settings).run()
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})

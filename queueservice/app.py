@@ -6,18 +6,15 @@ import logging
 import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from urllib.parse import urlsplit
-
 from flask import Flask, Response, redirect, request
 from werkzeug.exceptions import HTTPException
 
 from . import apis as apis_mod
-from . import batch, discovery, discovery_views, metrics, redis_conn
+from . import batch, discovery, discovery_views, hosts, metrics, redis_conn
 from .config import Settings
 from .engine import Call, PatternConverters, build_routes, invoke
 from .errors import (
     ApiError,
-    Forbidden,
     InternalError,
     InvalidArgument,
     MethodNotAllowed,
@@ -56,6 +53,9 @@ def to_api_error(exc: BaseException) -> ApiError:
     if isinstance(exc, redis_conn.UNAVAILABLE_ERRORS):
         log.warning("store unavailable: %s", exc)
         return Unavailable("The task store is unavailable; try again shortly")
+    if isinstance(exc, redis_conn.OUT_OF_MEMORY):
+        log.warning("store out of memory: %s", exc)
+        return Unavailable(redis_conn.OUT_OF_MEMORY_MESSAGE)
     if isinstance(exc, HTTPException):
         code = exc.code or 500
         if code == 404:
@@ -78,7 +78,7 @@ def status_of(exc: BaseException) -> int:
         return exc.status
     if isinstance(exc, HTTPException):
         return exc.code or 500
-    if isinstance(exc, redis_conn.UNAVAILABLE_ERRORS):
+    if isinstance(exc, redis_conn.UNAVAILABLE_ERRORS + (redis_conn.OUT_OF_MEMORY,)):
         return 503
     return 500
 
@@ -88,7 +88,11 @@ def create_app(settings: Settings | None = None, redis_client=None) -> Flask:
     settings = settings or Settings.from_env()
     logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    client = redis_client if redis_client is not None else redis_conn.connect(settings)
+    client = redis_client
+    if client is None:
+        client = redis_conn.connect(settings)
+        if not settings.embedded:
+            redis_conn.check_policy_at_start(client)
     context = SimpleNamespace(settings=settings, redis=client)
     bound = [apis_mod.bind(doc, context) for doc in discovery.load_all(settings.api_data_dir)]
     converters = PatternConverters()
@@ -127,25 +131,15 @@ def create_app(settings: Settings | None = None, redis_client=None) -> Flask:
 
     @app.before_request
     def _same_origin_only():
-        """A web page elsewhere must not change queues through the developer's browser (CSRF).
-
-        Browsers name the page's origin on cross-site requests; API clients send no Origin.
-        """
-        if request.method in ("GET", "HEAD", "OPTIONS"):
-            return None
-        origin = request.headers.get("Origin")
-        hosts = {request.host, (request.headers.get("X-Forwarded-Host") or "").split(",")[0].strip()}
-        if origin and origin != "null" and urlsplit(origin).netloc not in hosts:
-            raise Forbidden(f"Requests from the web page at {origin} are refused; use this server's own pages")
-        if origin == "null" or (request.headers.get("Sec-Fetch-Site") == "cross-site"):
-            raise Forbidden("Cross-site requests are refused")
-        return None
+        """A web page elsewhere must not change queues through the developer's browser (CSRF)."""
+        hosts.check_same_origin(request.method, request.headers, request.host)
 
     @app.errorhandler(Exception)
     def _handle(exc):
         pretty = request.args.get("prettyPrint", "true").lower() != "false"
         return error_response(to_api_error(exc), pretty=pretty)
 
+    app.wsgi_app = hosts.HostGuard(app.wsgi_app, settings.allowed_hosts, error_response)
     return app
 
 
@@ -173,8 +167,17 @@ def _metrics():
 
 
 def _healthz():
+    """200 when the store answers and can keep tasks; 503 with `problem` when it cannot."""
     eng = engine()
-    ok = redis_conn.ping(eng.redis)
-    body = {"status": "ok" if ok else "unavailable",
-            "store": "embedded" if eng.settings.embedded else "redis"}
-    return json_response(body, status=200 if ok else 503)
+    body = {"status": "ok", "store": "embedded" if eng.settings.embedded else "redis"}
+    problem = None
+    if not redis_conn.ping(eng.redis):
+        problem = "The task store is unavailable"
+    elif not eng.settings.embedded:
+        try:
+            problem = redis_conn.memory_problem(eng.redis)
+        except redis_conn.UNAVAILABLE_ERRORS:
+            problem = "The task store is unavailable"
+    if problem:
+        body.update(status="unavailable", problem=problem)
+    return json_response(body, status=503 if problem else 200)

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import re
 import uuid
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import Response, current_app, request
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from .errors import InvalidArgument
+from .errors import InvalidArgument, PayloadTooLarge
 from .request_body import read_body
 
 MAX_PARTS = 1000
+#: Set in the environ of each part, so a batch reached from inside a batch refuses itself.
+IN_BATCH = "queueservice.in_batch"
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
 _REQUEST_LINE = re.compile(r"^([A-Z]+) (\S+)(?: HTTP/\d(?:\.\d)?)?$")
 
@@ -89,47 +92,77 @@ def _response_id(content_id) -> str | None:
 
 
 def view(**_ignored):
-    """Run each part through the app and answer a multipart/mixed body in the same order."""
-    data = read_body(current_app.extensions["queueservice"].settings.max_request_bytes)
+    """Run each part through the app and answer a multipart/mixed body in the same order.
+
+    The answers stop at MAX_BATCH_RESPONSE_BYTES: once they reach it, the parts left are not run
+    and each answers 413, so one small batch cannot make the worker hold gigabytes. A batch inside
+    a batch is refused, however its path is spelled (`/%62atch`).
+    """
+    if request.environ.get(IN_BATCH):
+        raise InvalidArgument("A batch may not contain another batch")
+    settings = current_app.extensions["queueservice"].settings
+    data = read_body(settings.max_request_bytes)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidArgument("The batch body is not UTF-8") from None
+    del data
     parts = parse(text, request.headers.get("Content-Type", ""))
+    del text
     boundary = "batch_" + uuid.uuid4().hex
-    out = []
+    out, size, budget = [], 0, settings.max_batch_response_bytes
     app = current_app._get_current_object()
+    routes = app.url_map.bind(request.host)
     for content_id, method, path, query, headers, body in parts:
-        if path.rstrip("/").startswith("/batch"):
-            status, resp_headers, payload = _nested_refused()
+        if size >= budget:
+            status, resp_headers, payload = _refused(PayloadTooLarge(
+                f"This part was not run: the batch's answers reached MAX_BATCH_RESPONSE_BYTES ({budget} bytes); "
+                "send fewer requests per batch"))
+        elif _is_batch(routes, method, path):
+            status, resp_headers, payload = _refused(InvalidArgument("A batch may not contain another batch"))
         else:
-            builder = EnvironBuilder(path=path, query_string=query, method=method,
-                                     headers=[(k, v) for k, v in headers
-                                              if k.lower() not in ("content-length", "transfer-encoding")],
-                                     data=body.encode("utf-8"), base_url=request.host_url)
-            try:
-                environ = builder.get_environ()
-            finally:
-                builder.close()
-            app_iter, status, resp_headers = run_wsgi_app(app.wsgi_app, environ, buffered=True)
-            payload = b"".join(app_iter)
-        lines = [f"--{boundary}", "Content-Type: application/http"]
+            status, resp_headers, payload = _run(app, method, path, query, headers, body)
+        head = [f"--{boundary}", "Content-Type: application/http"]
         response_id = _response_id(content_id)
         if response_id:
-            lines.append(f"Content-ID: {response_id}")
-        lines += ["", f"HTTP/1.1 {status}"]
+            head.append(f"Content-ID: {response_id}")
+        head += ["", f"HTTP/1.1 {status}"]
         for name, value in resp_headers:
             if name.lower() in ("content-type", "etag", "location"):
-                lines.append(f"{name}: {value}")
-        lines.append(f"Content-Length: {len(payload)}")
-        lines += ["", payload.decode("utf-8")]
-        out.append("\r\n".join(lines))
-    out.append(f"--{boundary}--\r\n")
-    return Response("\r\n".join(out), content_type=f"multipart/mixed; boundary={boundary}")
+                head.append(f"{name}: {value}")
+        head += [f"Content-Length: {len(payload)}", "", ""]
+        chunk = "\r\n".join(head).encode("utf-8") + payload + b"\r\n"
+        size += len(chunk)
+        out.append(chunk)
+    out.append(f"--{boundary}--\r\n".encode("ascii"))
+    return Response(b"".join(out), content_type=f"multipart/mixed; boundary={boundary}")
 
 
-def _nested_refused():
+def _is_batch(routes, method: str, path: str) -> bool:
+    """Whether the part's path routes to a batch endpoint, decoded exactly as routing decodes it."""
+    try:
+        endpoint, _ = routes.match(unquote(path), method=method)
+    except Exception:  # noqa: BLE001 - no route (404/405): the part runs and gets that error
+        return False
+    return str(endpoint).startswith("batch:")
+
+
+def _run(app, method, path, query, headers, body):
+    builder = EnvironBuilder(path=path, query_string=query, method=method,
+                             headers=[(k, v) for k, v in headers
+                                      if k.lower() not in ("content-length", "transfer-encoding")],
+                             data=body.encode("utf-8"), base_url=request.host_url,
+                             environ_overrides={IN_BATCH: True})
+    try:
+        environ = builder.get_environ()
+    finally:
+        builder.close()
+    app_iter, status, resp_headers = run_wsgi_app(app.wsgi_app, environ, buffered=True)
+    return status, resp_headers, b"".join(app_iter)
+
+
+def _refused(err):
     from .responses import dumps
 
-    err = InvalidArgument("A batch may not contain another batch")
-    return "400 Bad Request", [("Content-Type", "application/json; charset=UTF-8")], dumps(err.to_dict(), True)
+    return (f"{err.status} {HTTP_STATUS_CODES.get(err.status, '')}".strip(),
+            [("Content-Type", "application/json; charset=UTF-8")], dumps(err.to_dict(), True))

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .hosts import parse_allowed
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -61,6 +63,26 @@ def _level(env):
     return level
 
 
+def _port(env):
+    port = _int(env, "PORT", 8080)
+    if not 1 <= port <= 65535:
+        raise SystemExit(f"queueservice: PORT must be between 1 and 65535, not {port}")
+    return port
+
+
+def _positive(env, name, default):
+    value = _int(env, name, default)
+    if value < 1:
+        raise SystemExit(f"queueservice: {name} must be at least 1, not {value}")
+    return value
+
+
+def _host(env):
+    """HOST as gunicorn binds it: an IPv6 address such as `::` is accepted with or without brackets."""
+    host = (env.get("HOST") or "127.0.0.1").strip()
+    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
+
+
 @dataclass(frozen=True)
 class Settings:
     """The service's settings; `from_env` is the only place the environment is read."""
@@ -75,23 +97,30 @@ class Settings:
     default_max_leases: int = 0
     history_max_events: int = 10_000
     max_request_bytes: int = 32 * 1024 * 1024
+    max_batch_response_bytes: int = 32 * 1024 * 1024
     log_level: str = "INFO"
     web_concurrency: int = 2
     threads: int = 8
     task_tombstone_secs: int = 3600
     taskqueue_compat: str = ""
+    allowed_hosts: frozenset = frozenset()
 
     @property
     def embedded(self) -> bool:
         """True when no Redis is configured and the in-process store is used."""
         return not self.redis_url
 
+    @property
+    def bind(self) -> str:
+        """HOST:PORT for gunicorn, with an IPv6 host in brackets."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
     @classmethod
     def from_env(cls, env=None) -> "Settings":
         env = os.environ if env is None else env
         return cls(
-            host=env.get("HOST") or "127.0.0.1",
-            port=_int(env, "PORT", 8080),
+            host=_host(env),
+            port=_port(env),
             redis_url=env.get("REDIS_URL") or None,
             redis_cluster=_bool(env, "REDIS_CLUSTER", False),
             redis_timeout_secs=_float(env, "REDIS_TIMEOUT_SECS", 2.0),
@@ -100,9 +129,11 @@ class Settings:
             default_max_leases=_int(env, "DEFAULT_MAX_LEASES", 0),
             history_max_events=_int(env, "HISTORY_MAX_EVENTS", 10_000),
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 32 * 1024 * 1024),
+            max_batch_response_bytes=_positive(env, "MAX_BATCH_RESPONSE_BYTES", 32 * 1024 * 1024),
             log_level=_level(env),
-            web_concurrency=_int(env, "WEB_CONCURRENCY", 2),
-            threads=_int(env, "THREADS", 8),
+            web_concurrency=_positive(env, "WEB_CONCURRENCY", 2),
+            threads=_positive(env, "THREADS", 8),
             task_tombstone_secs=_non_negative(env, "TASK_TOMBSTONE_SECS", 3600),
             taskqueue_compat=_choice(env, "TASKQUEUE_COMPAT", ("", "render")),
+            allowed_hosts=parse_allowed(env.get("ALLOWED_HOSTS")),
         )

@@ -80,3 +80,7 @@ class Unavailable(ApiError):
 class InternalError(ApiError):
     status = 500
     reason = "backendError"
+
+
+class StartupError(Exception):
+    """A setting or file that cannot work: start-up stops with this one line, no traceback."""

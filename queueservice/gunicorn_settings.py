@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 
+from . import startup
 from .config import Settings
 
 
@@ -17,14 +18,32 @@ def _child_exit(server, worker):
     multiprocess.mark_process_dead(worker.pid)
 
 
+#: The metrics folder this master made (None when the user set PROMETHEUS_MULTIPROC_DIR): only
+#: this one is removed at exit, never a folder, or files, of the user's.
+_created_metrics_dir = None
+
+
 def _on_exit(server):
-    shutil.rmtree(os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""), ignore_errors=True)
+    if _created_metrics_dir:
+        shutil.rmtree(_created_metrics_dir, ignore_errors=True)
 
 
 def _on_starting(server) -> None:
-    """In the master, before any worker: workers share API metrics through files in this folder."""
+    """In the master, before any worker or socket: every start-up check, then the metrics folder."""
+    global _created_metrics_dir
+    # First, since prometheus_client picks its multiprocess mode when the checks below import it:
+    # workers share API metrics through files in this folder.
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="queueservice-metrics-")
+        _created_metrics_dir = tempfile.mkdtemp(prefix="queueservice-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = _created_metrics_dir
+    try:
+        settings = Settings.from_env()
+        startup.check_workers(settings, server.cfg.workers)
+        startup.check_app(settings)
+        startup.check_bind(server.cfg.address)
+    except BaseException:
+        _on_exit(server)
+        raise
 
 
 def options(settings: Settings | None = None) -> dict:
@@ -36,7 +55,7 @@ def options(settings: Settings | None = None) -> dict:
             "REDIS_URL is unset: running 1 worker, since the embedded store lives in one process")
         workers = 1
     return {
-        "bind": f"{settings.host}:{settings.port}",
+        "bind": settings.bind,
         "workers": workers,
         "worker_class": "queueservice.gunicorn_worker.JsonErrorThreadWorker",
         "threads": max(1, settings.threads),

@@ -158,3 +158,39 @@ def test_purge_with_progress(server, api, page, queue, tmp_path):
     page.wait_for_selector(".notice.ok")
     stats = api.taskqueues().get(project=PROJECT, taskqueue=queue, getStats=True).execute()["stats"]
     assert stats["totalTasks"] == 0
+
+
+def test_redis_outage_shows_html_errors_and_a_stale_badge(browser):
+    """The badge turns stale while refreshes fail and live again after; pages answer HTML 503."""
+    import requests
+
+    from .servers import GunicornServer, RedisServer
+
+    redis_server = RedisServer().start()
+    restarted = None
+    web = GunicornServer({"REDIS_URL": redis_server.url, "WEB_CONCURRENCY": "1", "LOG_LEVEL": "WARNING",
+                          "REDIS_TIMEOUT_SECS": "0.5"}).start()
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        page.goto(web.url + "/dashboard/")
+        page.wait_for_selector("#live:not([hidden])")
+        assert page.locator("#live").inner_text() == "live"
+        redis_server.kill()
+        page.wait_for_selector("#live.stale")
+        assert "503" in page.locator("#live").get_attribute("title")
+        r = requests.get(web.url + "/dashboard/", timeout=10)
+        assert r.status_code == 503 and r.headers["Content-Type"].startswith("text/html")
+        assert "unavailable" in r.text
+        r = requests.post(web.url + "/dashboard/q/app/q/insert", data={"payload": "x"}, timeout=10)
+        assert r.status_code == 503 and r.headers["Content-Type"].startswith("text/html")
+        restarted = RedisServer(port=redis_server.port).start()  # the same port: the service resumes by itself
+        page.wait_for_selector("#live:not(.stale)")
+        assert page.locator("#live").inner_text() == "live"
+    finally:
+        context.close()
+        web.stop()
+        redis_server.stop()
+        if restarted:
+            restarted.stop()

@@ -19,7 +19,8 @@ FIXTURE = __import__("pathlib").Path(__file__).parent / "fixtures" / "engine_api
 
 @pytest.fixture
 def echo_app():
-    settings = Settings(redis_url="redis://unused", api_data_dir=FIXTURE, log_level="WARNING")
+    settings = Settings(redis_url="redis://unused", api_data_dir=FIXTURE, log_level="WARNING",
+                        allowed_hosts=frozenset({"example.test", "h"}))
     return create_app(settings, redis_client=fakeredis.FakeRedis())
 
 

@@ -138,19 +138,19 @@ def _status(response: bytes) -> int:
 
 
 RAW_CASES = {
-    "nul in path": b"GET /taskqueue/v1beta2/projects/app/taskqueues/q/tasks/a%00b HTTP/1.1\r\nHost: x\r\n\r\n",
-    "braces in queue": b"GET /taskqueue/v1beta2/projects/app/taskqueues/%7Bq%7D/tasks HTTP/1.1\r\nHost: x\r\n\r\n",
-    "invalid utf-8 in path": b"GET /taskqueue/v1beta2/projects/app/taskqueues/q/tasks/\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n",
-    "invalid utf-8 in body": (b"POST /taskqueue/v1beta2/projects/app/taskqueues/q/tasks HTTP/1.1\r\nHost: x\r\n"
+    "nul in path": b"GET /taskqueue/v1beta2/projects/app/taskqueues/q/tasks/a%00b HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    "braces in queue": b"GET /taskqueue/v1beta2/projects/app/taskqueues/%7Bq%7D/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    "invalid utf-8 in path": b"GET /taskqueue/v1beta2/projects/app/taskqueues/q/tasks/\xff\xfe HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    "invalid utf-8 in body": (b"POST /taskqueue/v1beta2/projects/app/taskqueues/q/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                               b"Content-Type: application/json\r\nContent-Length: 4\r\n\r\n\xff\xfe\xfd\xfc"),
     "long query string": (b"GET /taskqueue/v1beta2/projects/app/taskqueues/q/tasks?fields=" + b"a," * 3000 +
-                          b"a HTTP/1.1\r\nHost: x\r\n\r\n"),
-    "bad chunk size": (b"POST /taskqueue/v1beta2/projects/app/taskqueues/q/tasks HTTP/1.1\r\nHost: x\r\n"
+                          b"a HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+    "bad chunk size": (b"POST /taskqueue/v1beta2/projects/app/taskqueues/q/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                        b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"),
-    "chunk without its CRLF": (b"POST /batch HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/mixed; boundary=b\r\n"
+    "chunk without its CRLF": (b"POST /batch HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/mixed; boundary=b\r\n"
                                b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}XX0\r\n\r\n"),
     "very long task name": (b"GET /taskqueue/v1beta2/projects/app/taskqueues/q/tasks/" + b"n" * 5000 +
-                            b" HTTP/1.1\r\nHost: x\r\n\r\n"),
+                            b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
 }
 
 
@@ -162,7 +162,7 @@ def test_raw_hostile_requests_get_a_clear_4xx(gunicorn_server, case):
 
 
 def test_body_over_the_cap_is_refused_before_it_is_read(gunicorn_server):
-    request = (b"POST /taskqueue/v1beta2/projects/app/taskqueues/q/tasks HTTP/1.1\r\nHost: x\r\n"
+    request = (b"POST /taskqueue/v1beta2/projects/app/taskqueues/q/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                b"Content-Type: application/json\r\nContent-Length: 999999999999\r\n\r\n{}")
     response = _raw(gunicorn_server.port, request)
     assert _status(response) == 413
@@ -177,7 +177,7 @@ def test_chunked_body_over_the_cap_is_refused(gunicorn_server):
     small.start(wait_healthy=False)
     try:
         chunk = b"{" + b" " * 3000 + b"}"
-        request = (b"POST /taskqueue/v1beta2/projects/app/taskqueues/q/tasks HTTP/1.1\r\nHost: x\r\n"
+        request = (b"POST /taskqueue/v1beta2/projects/app/taskqueues/q/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                    b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" +
                    f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n0\r\n\r\n")
         response = _raw(small.port, request)

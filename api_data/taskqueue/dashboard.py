@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
@@ -17,6 +17,23 @@ PAGE_SIZE = 50
 REQUEUE_STEP = 5000
 
 
+def redirect_target(target: str | None) -> str | None:
+    """A form's `next`, checked before the action runs: a path of this dashboard, or InvalidArgument.
+
+    Anything else (another site, `//host`, a backslash, control characters such as CR/LF that
+    would split the Location header) is refused with a 400 rather than followed.
+    """
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if (not target.startswith("/dashboard/") or target.startswith("//") or "\\" in target
+            or parts.scheme or parts.netloc or any(ord(c) < 0x20 or ord(c) == 0x7f for c in target)
+            or len(target) > 2000):
+        raise InvalidArgument("The form's 'next' must be a path of this dashboard (/dashboard/...); "
+                              "the action was not run")
+    return target
+
+
 def blueprint(backend) -> Blueprint:
     pages = Blueprint("dashboard", __name__, url_prefix="/dashboard", template_folder="templates",
                       static_folder="static", static_url_path="/static")
@@ -26,9 +43,13 @@ def blueprint(backend) -> Blueprint:
         queue_config(backend.queues, queue, location="queue")
         return store.keys(project_id(project), queue)
 
-    @pages.errorhandler(ApiError)
-    def _api_error(exc):
-        return render_template("error.html", status=exc.status, message=exc.message), exc.status
+    @pages.errorhandler(Exception)
+    def _any_error(exc):
+        """Every failure as an HTML page (a Redis outage too), with the status the API would answer."""
+        from queueservice.app import to_api_error
+
+        error = to_api_error(exc)
+        return render_template("error.html", status=error.status, message=error.message), error.status
 
     @pages.errorhandler(404)
     def _not_found(exc):
@@ -87,13 +108,12 @@ def blueprint(backend) -> Blueprint:
     def act(project, queue, action):
         """Run a form's action, then go back with its outcome in the URL (no session needed)."""
         keys = keys_for(project, queue)
+        target = redirect_target(request.form.get("next")) or url_for(
+            ".queue_page", project=keys.project, queue=keys.queue)
         try:
             outcome = {"msg": action(keys), "level": "ok"}
         except ApiError as exc:
             outcome = {"msg": exc.message, "level": "error"}
-        target = request.form.get("next") or url_for(".queue_page", project=keys.project, queue=keys.queue)
-        if not target.startswith("/dashboard/"):
-            target = url_for(".overview")
         path, _, query = target.partition("?")
         kept = [(k, v) for k, v in parse_qsl(query) if k not in ("msg", "level")]
         return redirect(path + "?" + urlencode(kept + list(outcome.items())), code=303)

@@ -85,9 +85,14 @@ local function unindex(member, m)
   redis.call('ZREM', tag_key(m.tag), member)
 end
 
--- True while `name` is reserved by the tombstone of a task deleted recently (expired ones are dropped).
+-- True while `name` is reserved by the tombstone of a task deleted recently. A read only: a write
+-- before a script's first memory-growing command would let that command past Redis's OOM refusal.
 local function tombstoned(name, now)
-  redis.call('ZREMRANGEBYSCORE', K_TOMBSTONES, '-inf', fmt(now))
   local until_usec = redis.call('ZSCORE', K_TOMBSTONES, name)
-  return until_usec ~= false and until_usec ~= nil
+  return until_usec ~= false and until_usec ~= nil and tonumber(until_usec) > now
+end
+
+-- Drop tombstones that have run out (call after the script's memory-growing writes).
+local function drop_expired_tombstones(now)
+  redis.call('ZREMRANGEBYSCORE', K_TOMBSTONES, '-inf', fmt(now))
 end

@@ -18,6 +18,7 @@ unindex(member, m)
 redis.call('ZREM', K_DEAD, member)
 redis.call('HDEL', K_TASKS, name)
 redis.call('HDEL', K_PAYLOADS, name)
+drop_expired_tombstones(now)
 if tombstone_usec > 0 then
   redis.call('ZADD', K_TOMBSTONES, fmt(now + tombstone_usec), name)
   -- The newest tombstone is the last to expire: the set goes with it.

@@ -27,4 +27,5 @@ redis.call('ZADD', K_ETA, fmt(score), member)
 redis.call('ZADD', K_ENQ, fmt(now), member)
 redis.call('ZADD', tag_key(m.tag), fmt(score), member)
 record(name, 'inserted', 0, now)
+drop_expired_tombstones(now)
 return {0, task_reply(name, m, nil)}

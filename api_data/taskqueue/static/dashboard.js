@@ -9,21 +9,32 @@
 
   // Refresh the page's live parts (elements with an id and data-refresh) every 2 s by fetching
   // the page again and swapping them in; the insert form is never inside them.
+  // The badge says "live" only while refreshes succeed, and "stale" (with the reason on hover) when
+  // one fails, so numbers left on screen during an outage are not taken for current ones.
   var live = document.querySelectorAll("[data-refresh][id]");
+  var badge = document.getElementById("live");
+  function showLive(ok, why) {
+    badge.textContent = ok ? "live" : "stale";
+    badge.classList.toggle("stale", !ok);
+    badge.title = ok ? "Refreshed every 2 s" : "Not refreshing: " + why;
+  }
   if (live.length) {
-    document.getElementById("live").hidden = false;
+    badge.hidden = false;
     setInterval(function () {
       fetch(window.location.href, {headers: {"X-Requested-With": "refresh"}})
-        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (r) {
+          if (!r.ok) throw new Error("the server answered " + r.status);
+          return r.text();
+        })
         .then(function (html) {
-          if (!html) return;
           var doc = new DOMParser().parseFromString(html, "text/html");
           live.forEach(function (el) {
             var fresh = el.id && doc.getElementById(el.id);
             if (fresh) el.innerHTML = fresh.innerHTML;
           });
+          showLive(true);
         })
-        .catch(function () {});
+        .catch(function (err) { showLive(false, err.message || "the server did not answer"); });
     }, 2000);
   }
 

@@ -1,0 +1,84 @@
+"""Who may talk to the service: loopback and ALLOWED_HOSTS by `Host` (DNS rebinding), same origin for writes (CSRF).
+
+A page on `evil.example` that resolves to 127.0.0.1 reaches this server with `Host: evil.example`;
+refusing unknown hosts on every route stops it reading payloads or purging queues. The check is a
+WSGI middleware, so it covers every route (API, batch, discovery, dashboard, admin, metrics,
+healthz) and answers in Google's JSON error format whatever the route would have answered.
+
+`X-Forwarded-Host` is not checked: a browser cannot send it cross-site (it is not a simple
+header, and this server grants no CORS preflight), so only a proxy the operator runs sets it.
+Such a proxy must send an allowed `Host` (its upstream name, or one listed in ALLOWED_HOSTS).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from .errors import Forbidden
+
+LOOPBACK = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
+
+
+def split_host(host: str) -> tuple:
+    """("name", "port" or "") of a Host header value; the name lower-cased, IPv6 kept in brackets."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        name, _, rest = host.partition("]")
+        return name + "]", rest[1:] if rest.startswith(":") else ""
+    name, _, port = host.partition(":")
+    return name.rstrip("."), port
+
+
+def parse_allowed(raw: str | None) -> frozenset:
+    """ALLOWED_HOSTS: comma-separated names, each `name` (any port) or `name:port`; `*` allows any."""
+    return frozenset(entry.strip().lower() for entry in (raw or "").split(",") if entry.strip())
+
+
+def host_allowed(host: str, allowed: frozenset) -> bool:
+    if "*" in allowed:
+        return True
+    name, port = split_host(host)
+    if not name:
+        return False
+    return name in LOOPBACK or name in allowed or (bool(port) and f"{name}:{port}" in allowed)
+
+
+class HostGuard:
+    """WSGI middleware: refuse a request whose Host is neither loopback nor in ALLOWED_HOSTS (403)."""
+
+    def __init__(self, app, allowed: frozenset, render):
+        self._app = app
+        self._allowed = allowed
+        self._render = render
+
+    def __call__(self, environ, start_response):
+        host = environ.get("HTTP_HOST") or ""
+        if not host_allowed(host, self._allowed):
+            shown = host[:100] or "(none)"
+            error = Forbidden(
+                f"Host {shown!r} is not served here: this server answers loopback hosts and those in "
+                "ALLOWED_HOSTS (set ALLOWED_HOSTS to name it)")
+            return self._render(error)(environ, start_response)
+        return self._app(environ, start_response)
+
+
+def check_same_origin(method: str, headers, host: str) -> None:
+    """Raise Forbidden when a browser says a state-changing request comes from another origin.
+
+    Browsers name the page's origin on cross-site requests; API clients send no Origin. An
+    origin without a host part (`file://`, `null`) is never this server.
+    """
+    if method in ("GET", "HEAD", "OPTIONS"):
+        return
+    origin = headers.get("Origin")
+    if origin is not None:
+        forwarded = (headers.get("X-Forwarded-Host") or "").split(",")[0].strip()
+        ours = {h.lower() for h in (host, forwarded) if h}
+        netloc = urlsplit(origin).netloc.lower() if origin != "null" else ""
+        if not netloc:
+            raise Forbidden(f"Requests from a page without a host ({origin[:60]}) are refused; "
+                            "use this server's own pages")
+        if netloc not in ours:
+            raise Forbidden(f"Requests from the web page at {origin[:100]} are refused; use this server's own pages")
+    if headers.get("Sec-Fetch-Site") == "cross-site":
+        raise Forbidden("Cross-site requests are refused")
