@@ -28,6 +28,18 @@ class BoundApi:
     def handler(self, method: Method):
         return self.handlers[method.id]
 
+    @property
+    def error_format(self) -> str:
+        """The API's error body: "v1" (`errors` array and `reason`, TaskQueue's) or "v2" (`status`
+        and `details`, newer Google APIs); a module sets `ERROR_FORMAT`."""
+        return getattr(self.module, "ERROR_FORMAT", "v1")
+
+    @property
+    def empty_answer(self):
+        """What a handler's `None` is answered with: 204 and no body (TaskQueue's delete), or
+        200 `{}` (Google's `Empty`); a module sets `EMPTY_ANSWER = {}` for the latter."""
+        return getattr(self.module, "EMPTY_ANSWER", None)
+
 
 def import_module(document: ApiDocument) -> ModuleType:
     """Import `<dir>/<name>_<version>.py` as a submodule of the document's folder."""

@@ -3,30 +3,26 @@
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from flask import Flask, Response, redirect, request
 from werkzeug.exceptions import HTTPException
 
 from . import apis as apis_mod
-from . import batch, discovery, discovery_views, hosts, metrics, redis_conn
+from . import batch, discovery, discovery_views, failures, hosts, metrics, redis_conn
 from .config import Settings
-from .engine import Call, PatternConverters, build_routes, invoke
+from .engine import Call, PatternConverters, build_routes, run
 from .errors import (
     ApiError,
-    InternalError,
     InvalidArgument,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
-    Unavailable,
 )
 from .request_body import read_body
 from .responses import error_response, json_response
 
 log = logging.getLogger("queueservice")
-access_log = logging.getLogger("queueservice.access")
 
 
 @dataclass
@@ -47,16 +43,8 @@ def engine() -> Engine:
 
 
 def to_api_error(exc: BaseException) -> ApiError:
-    """The one place where every exception becomes a Google error; unknown ones are a 500."""
-    if isinstance(exc, ApiError):
-        return exc
-    if isinstance(exc, redis_conn.UNAVAILABLE_ERRORS):
-        log.warning("store unavailable: %s", exc)
-        return Unavailable("The task store is unavailable; try again shortly")
-    if isinstance(exc, redis_conn.OUT_OF_MEMORY):
-        log.warning("store out of memory: %s", exc)
-        return Unavailable(redis_conn.OUT_OF_MEMORY_MESSAGE)
-    if isinstance(exc, HTTPException):
+    """The one place where every exception of an HTTP request becomes a Google error."""
+    if isinstance(exc, HTTPException) and not isinstance(exc, ApiError):
         code = exc.code or 500
         if code == 404:
             return NotFound(f"Not Found: {request.method} {request.path}")
@@ -68,19 +56,7 @@ def to_api_error(exc: BaseException) -> ApiError:
             err = InvalidArgument(exc.description or "Bad request")
             err.status = code
             return err
-    log.error("unexpected error on %s %s", request.method, request.path, exc_info=exc)
-    return InternalError("Internal error; the server log has the details")
-
-
-def status_of(exc: BaseException) -> int:
-    """The HTTP status an exception will be answered with (for logs and metrics)."""
-    if isinstance(exc, ApiError):
-        return exc.status
-    if isinstance(exc, HTTPException):
-        return exc.code or 500
-    if isinstance(exc, redis_conn.UNAVAILABLE_ERRORS + (redis_conn.OUT_OF_MEMORY,)):
-        return 503
-    return 500
+    return failures.api_error_of(exc, f"{request.method} {request.path}")
 
 
 def create_app(settings: Settings | None = None, redis_client=None) -> Flask:
@@ -137,7 +113,10 @@ def create_app(settings: Settings | None = None, redis_client=None) -> Flask:
     @app.errorhandler(Exception)
     def _handle(exc):
         pretty = request.args.get("prettyPrint", "true").lower() != "false"
-        return error_response(to_api_error(exc), pretty=pretty)
+        route = eng.routes.get(request.url_rule.endpoint) if request.url_rule is not None else None
+        return error_response(to_api_error(exc), pretty=pretty,
+                              form=route.api.error_format if route else "v1",
+                              xgafv=request.args.get("$.xgafv"))
 
     app.wsgi_app = hosts.HostGuard(app.wsgi_app, settings.allowed_hosts, error_response)
     return app
@@ -146,20 +125,9 @@ def create_app(settings: Settings | None = None, redis_client=None) -> Flask:
 def _api_view(**path_values):
     eng = engine()
     route = eng.routes[request.url_rule.endpoint]
-    started, status = time.perf_counter(), 500
-    try:
-        data = read_body(eng.settings.max_request_bytes) if route.method.request else b""
-        status, value, pretty = invoke(Call(route, path_values, request.args, data))
-        return json_response(value, status=status, pretty=pretty)
-    except BaseException as exc:
-        status = status_of(exc)
-        raise
-    finally:
-        elapsed = time.perf_counter() - started
-        metrics.observe(route.method.id, status, elapsed)
-        if access_log.isEnabledFor(logging.INFO):
-            where = " ".join(f"{route.variables[k]}={v}" for k, v in path_values.items())
-            access_log.info("%s %s status=%d %.1fms", route.method.id, where, status, elapsed * 1000)
+    data = read_body(eng.settings.max_request_bytes) if route.method.request else b""
+    status, value, pretty = run(Call(route, path_values, request.args, data))
+    return json_response(value, status=status, pretty=pretty)
 
 
 def _metrics():

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 
 import orjson
 
 from . import fields as fields_mod
-from . import params, schema, wire
+from . import failures, metrics, params, schema, wire
 from .apis import BoundApi
 from werkzeug.datastructures import MultiDict
 from werkzeug.routing import BaseConverter
 
 from .discovery import DocumentError, Method, bare_pattern, path_regex, path_to_rule, sample_path, snake
 from .errors import InvalidArgument, ParseError
+
+access_log = logging.getLogger("queueservice.access")
 
 
 @dataclass(frozen=True)
@@ -140,12 +144,33 @@ def invoke(call: Call):
         kwargs["body"] = schema.check_body(body, method.request, document.schemas)
     result = route.api.handler(method)(route.api.backend, **kwargs)
     if result is None:
-        return 204, None, False
+        if route.api.empty_answer is None:
+            return 204, None, False
+        result = route.api.empty_answer
     result = wire.shape(result, method.response, document,
                         enum_ints=alt_options.get("enum-encoding") == "int")
     if tree is not None:
         result = fields_mod.apply(result, tree)
     return 200, result, options.get("prettyPrint", True)
+
+
+def run(call: Call):
+    """`invoke`, timed, counted in the metrics and written to the access log, whatever the
+    transport that carried the call. Returns what invoke returns; re-raises what it raises."""
+    started, status = time.perf_counter(), 500
+    try:
+        status, value, pretty = invoke(call)
+        return status, value, pretty
+    except BaseException as exc:
+        status = failures.status_of(exc)
+        raise
+    finally:
+        elapsed = time.perf_counter() - started
+        method_id = call.route.method.id
+        metrics.observe(method_id, status, elapsed)
+        if access_log.isEnabledFor(logging.INFO):
+            where = " ".join(f"{call.route.variables[k]}={v}" for k, v in call.path_values.items())
+            access_log.info("%s %s status=%d %.1fms", method_id, where, status, elapsed * 1000)
 
 
 def system_parameters(query, global_parameters: dict):

@@ -24,5 +24,7 @@ def json_response(value, status: int = 200, pretty: bool = True) -> Response:
     return Response(dumps(value, pretty), status=status, content_type=JSON_TYPE)
 
 
-def error_response(err: ApiError, pretty: bool = True) -> Response:
-    return json_response(err.to_dict(), status=err.status, pretty=pretty)
+def error_response(err: ApiError, pretty: bool = True, form: str = "v1", xgafv: str | None = None) -> Response:
+    """The error in its API's body: "v1" (TaskQueue's) or "v2" (newer Google APIs, `$.xgafv` honoured)."""
+    body = err.to_v2_dict(xgafv) if form == "v2" else err.to_dict()
+    return json_response(body, status=err.status, pretty=pretty)

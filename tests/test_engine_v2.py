@@ -21,6 +21,15 @@ FIXTURE = Path(__file__).parent / "fixtures" / "engine_api_v2"
 Q = "/v2/projects/p/locations/l/queues/q"
 
 
+def expect_v2_error(response, status: int, code: str, message_part: str = "") -> dict:
+    """Google's v2 error body: code, message, status (the canonical code's name), details."""
+    error = response.get_json()["error"]
+    assert response.status_code == status and error["code"] == status, error
+    assert error["status"] == code and message_part in error["message"], error
+    assert error["details"] == [] and "errors" not in error
+    return error
+
+
 @pytest.fixture(scope="module")
 def web():
     settings = Settings(redis_url="redis://unused", api_data_dir=FIXTURE, log_level="WARNING")
@@ -31,7 +40,6 @@ def test_five_methods_on_one_template_each_reach_their_own_handler(web):
     assert web.get("/v2/projects/p/locations/l").get_json() == {"name": "projects/p/locations/l", "kind": "location"}
     assert web.get(Q).get_json()["state"] == "RUNNING"
     assert web.get(Q + "/tasks/t1").get_json() == {"name": "projects/p/locations/l/queues/q/tasks/t1", "view": "BASIC"}
-    assert web.delete(Q).get_json() == {}
     assert web.patch(Q, json={}).get_json()["name"] == "projects/p/locations/l/queues/q"
 
 
@@ -67,7 +75,7 @@ def test_enums_are_taken_by_number_as_protobuf_json_sends_them(web):
     r = web.post(Q + "/tasks", json={"task": {"httpRequest": {"httpMethod": 2}}, "responseView": 2})
     assert r.get_json()["httpRequest"]["httpMethod"] == "GET" and r.get_json()["view"] == "FULL"
     assert web.get(Q + "/tasks/t?responseView=2").get_json()["view"] == "FULL"
-    expect_json_error(web.get(Q + "/tasks/t?responseView=7"), 400, "invalid", "responseView")
+    expect_v2_error(web.get(Q + "/tasks/t?responseView=7"), 400, "INVALID_ARGUMENT", "responseView")
 
 
 def test_enum_encoding_int_answers_enums_as_numbers(web):
@@ -83,7 +91,7 @@ def test_a_field_mask_is_a_list_of_paths(web):
     r = web.patch(Q + "?updateMask=retryConfig.minBackoff%2Cstate", json={"retryConfig": {"minBackoff": "3.5s"}})
     assert r.get_json()["updated"] == ["retryConfig.minBackoff", "state"]
     assert r.get_json()["retryConfig"] == {"minBackoff": "3.500s"}
-    expect_json_error(web.patch(Q + "?updateMask=a..b", json={}), 400, "invalid", "updateMask")
+    expect_v2_error(web.patch(Q + "?updateMask=a..b", json={}), 400, "INVALID_ARGUMENT", "updateMask")
 
 
 @pytest.mark.parametrize("field, value, why", [
@@ -93,12 +101,40 @@ def test_a_field_mask_is_a_list_of_paths(web):
     ("port", "eighty", "whole number"),
 ])
 def test_a_malformed_typed_field_is_400_naming_it(web, field, value, why):
-    error = expect_json_error(web.post(Q + "/tasks", json={"task": {field: value}}), 400, "invalid", why)
+    error = expect_v2_error(web.post(Q + "/tasks", json={"task": {field: value}}), 400, "INVALID_ARGUMENT", why)
     assert field in error["message"]
 
 
 def test_bad_base64_in_a_byte_field_is_400(web):
-    expect_json_error(web.post(Q + "/tasks", json={"task": {"httpRequest": {"body": "**"}}}), 400, "invalid", "base64")
+    expect_v2_error(web.post(Q + "/tasks", json={"task": {"httpRequest": {"body": "**"}}}), 400, "INVALID_ARGUMENT", "base64")
+
+
+def test_an_api_answers_empty_results_as_it_says(web):
+    r = web.delete(Q)
+    assert r.status_code == 200 and r.get_json() == {}
+
+
+def test_errors_use_the_v2_body_with_the_canonical_status(web):
+    r = web.get(Q + "/tasks/t?responseView=7")
+    assert r.status_code == 400
+    assert r.get_json() == {"error": {"code": 400, "status": "INVALID_ARGUMENT", "details": [],
+                                      "message": r.get_json()["error"]["message"]}}
+    assert "responseView" in r.get_json()["error"]["message"]
+    busy = web.delete("/v2/projects/p/locations/l/queues/busy").get_json()["error"]
+    assert (busy["code"], busy["status"], busy["message"]) == (400, "FAILED_PRECONDITION", "The queue is busy")
+
+
+def test_xgafv_1_adds_the_v1_errors_array_and_other_values_are_refused(web):
+    error = web.delete("/v2/projects/p/locations/l/queues/busy?$.xgafv=1").get_json()["error"]
+    assert error["status"] == "FAILED_PRECONDITION"
+    assert error["errors"] == [{"domain": "global", "reason": "failedPrecondition", "message": "The queue is busy"}]
+    assert "errors" not in web.delete("/v2/projects/p/locations/l/queues/busy?$.xgafv=2").get_json()["error"]
+    bad = web.get(Q + "?$.xgafv=3")
+    assert bad.status_code == 400 and "$.xgafv" in bad.get_json()["error"]["message"]
+
+
+def test_an_unknown_route_keeps_the_v1_body(web):
+    assert web.get("/v2/nowhere").get_json()["error"]["errors"][0]["reason"] == "notFound"
 
 
 def test_two_methods_that_answer_the_same_urls_stop_start_up(tmp_path):
