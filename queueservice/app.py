@@ -118,8 +118,24 @@ def create_app(settings: Settings | None = None, redis_client=None) -> Flask:
                               form=route.api.error_format if route else "v1",
                               xgafv=request.args.get("$.xgafv"))
 
-    app.wsgi_app = hosts.HostGuard(app.wsgi_app, settings.allowed_hosts, error_response)
+    app.wsgi_app = hosts.HostGuard(method_override(app.wsgi_app), settings.allowed_hosts, error_response)
     return app
+
+
+_OVERRIDABLE = {"GET", "PUT", "PATCH", "DELETE"}
+
+
+def method_override(wsgi_app):
+    """A POST with `X-HTTP-Method-Override` is that method, as Google's front end took it
+    (google-api-java-client sends PATCH this way on transports without PATCH)."""
+
+    def wrapped(environ, start_response):
+        wanted = environ.get("HTTP_X_HTTP_METHOD_OVERRIDE", "").strip().upper()
+        if environ.get("REQUEST_METHOD") == "POST" and wanted in _OVERRIDABLE:
+            environ["REQUEST_METHOD"] = wanted
+        return wsgi_app(environ, start_response)
+
+    return wrapped
 
 
 def _api_view(**path_values):

@@ -89,6 +89,7 @@ def views(apis: list) -> list:
         ("/discovery/v1/apis", directory),
         ("/discovery/v1/apis/<api>/<version>/rest", rest),
         # Where the first TaskQueue emulator served documents; compose files in the field point here.
-        ("/api/<api>/<version>", rest),
+        # Only the names of served APIs, so `/api/...` stays free for an API's own paths at the root.
+        (f"/api/<any({', '.join(sorted({name for name, _ in docs}))}):api>/<version>", rest),
         ("/$discovery/rest", dollar_rest),
     ]

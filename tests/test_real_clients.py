@@ -302,6 +302,21 @@ def test_patch_refuses_a_body_that_names_another_task(api, queue):
     expect_error(call, 400, "invalid", "does not match")
 
 
+def test_a_post_overridden_to_patch_is_a_patch(base):
+    """google-api-java-client sends PATCH as POST with X-HTTP-Method-Override on some transports."""
+    requests.post(f"{base}/tasks", json={"id": "j1", "payloadBase64": b64(b"j")})
+    requests.post(f"{base}/tasks/lease?numTasks=1&leaseSecs=60")
+    r = requests.post(f"{base}/tasks/j1?newLeaseSeconds=1", headers={"X-HTTP-Method-Override": "PATCH"},
+                      json={"id": "other"})
+    assert "Body id" in r.json()["error"]["message"]
+    assert r.status_code == 400 and "does not match" in r.json()["error"]["message"]
+
+
+def test_a_project_named_api_is_still_served_at_the_root(gunicorn_server, queue):
+    r = requests.get(f"{gunicorn_server.url}/api/taskqueues/{queue}")
+    assert r.status_code == 200 and r.json()["id"] == f"projects/api/taskqueues/{queue}"
+
+
 # --- Google's own document -----------------------------------------------------------------
 
 def test_a_client_from_googles_document_reads_the_long_forms(gunicorn_server, queue):

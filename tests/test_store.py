@@ -67,6 +67,37 @@ def test_a_deleted_name_is_tombstoned_then_freed(redis_client, keys):
         store.delete(keys, "never")
 
 
+def test_with_tombstones_off_earlier_tombstones_are_not_honoured(redis_client, keys):
+    TaskStore(redis_client, tombstone_secs=3600).insert(keys, "t", b"p")
+    TaskStore(redis_client, tombstone_secs=3600).delete(keys, "t")
+    off = TaskStore(redis_client, tombstone_secs=0)
+    with pytest.raises(NotFound):
+        off.delete(keys, "t")
+    off.insert(keys, "t", b"again")
+    assert off.get(keys, "t").payload == b"again"
+
+
+def test_a_short_tombstone_setting_never_shortens_a_longer_ones_expiry(redis_client, keys):
+    TaskStore(redis_client, tombstone_secs=3600).insert(keys, "long", b"p")
+    TaskStore(redis_client, tombstone_secs=3600).delete(keys, "long")
+    short = TaskStore(redis_client, tombstone_secs=5)
+    short.insert(keys, "short", b"p")
+    short.delete(keys, "short")
+    assert redis_client.pttl(keys.tombstones) > 3_500_000
+
+
+def test_a_list_with_payloads_stops_at_the_reply_byte_cap(store, keys, monkeypatch):
+    import api_data.taskqueue.store as store_module
+
+    for name in ("a", "b", "c"):
+        store.insert(keys, name, b"123456")
+    monkeypatch.setattr(store_module, "MAX_LEASE_REPLY_BYTES", 10)
+    assert [t.name for t in store.list(keys, 10, payloads=True)] == ["a"]
+    monkeypatch.setattr(store_module, "MAX_LEASE_REPLY_BYTES", 1)
+    assert [t.payload for t in store.list(keys, 10, payloads=True)] == [b"123456"]
+    assert len(store.list(keys, 10)) == 3
+
+
 def test_insert_then_get(store, keys):
     store.insert(keys, "a", b"\x00\xff", tag=b"t", urlsafe=True)
     task = store.get(keys, "a")

@@ -162,7 +162,7 @@ class TaskStore:
         """
         self._register(keys)
         reply = self._run("insert", keys, name, payload, eta_usec, "u" if urlsafe else "s", tag,
-                          delay_secs * 1_000_000)
+                          delay_secs * 1_000_000, "1" if self._tombstone_usec else "0")
         if reply[0] != Code.OK:
             _raise_for(reply[0], keys, name)
         return Task.from_reply(reply[1], payload=payload)
@@ -175,7 +175,8 @@ class TaskStore:
 
         def flush():
             nonlocal inserted
-            args = [[keys.base, self._history, name, payload, 0, "s", b"", 0] for name, payload in pending]
+            honour = "1" if self._tombstone_usec else "0"
+            args = [[keys.base, self._history, name, payload, 0, "s", b"", 0, honour] for name, payload in pending]
             if isinstance(self._redis, RedisCluster):  # redis-py refuses EVALSHA in cluster pipelines
                 replies = [script(keys=keys.all(), args=a) for a in args]
             else:
@@ -212,8 +213,10 @@ class TaskStore:
             _raise_for(reply[0], keys, name)
 
     def list(self, keys: QueueKeys, limit: int, *, payloads: bool = False) -> list:
-        """Up to `limit` live tasks in enqueue order, with their payloads only if asked."""
-        return [Task.from_reply(r) for r in self._run("list", keys, limit, "1" if payloads else "0")]
+        """Up to `limit` live tasks in enqueue order, with their payloads only if asked (then fewer
+        tasks once their payloads pass MAX_LEASE_REPLY_BYTES, always at least one)."""
+        return [Task.from_reply(r) for r in self._run("list", keys, limit, "1" if payloads else "0",
+                                                      MAX_LEASE_REPLY_BYTES)]
 
     def clear_tombstones(self, keys: QueueKeys) -> int:
         """Free every tombstoned name of the queue at once (for tests); returns how many."""

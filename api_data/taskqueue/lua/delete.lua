@@ -1,7 +1,8 @@
 -- delete: remove a task for good, leased or not, live or dead-lettered, and reserve its name
 -- for a while (a tombstone), as App Engine did.
 -- Touches tasks, payloads, eta, enq, dead, leased, the tag index, history, tombstones.
--- ARGV[3] task name, ARGV[4] how long the name stays reserved, in µs (0: no tombstone)
+-- ARGV[3] task name, ARGV[4] how long the name stays reserved, in µs (0: tombstones are off,
+-- and earlier ones are not honoured either)
 -- Returns {0} deleted, {1} unknown task (Code.NOT_FOUND), {7} deleted already: its name is
 -- still tombstoned (Code.DELETED_ALREADY).
 local name = ARGV[3]
@@ -9,7 +10,7 @@ local tombstone_usec = tonumber(ARGV[4])
 local now = now_usec()
 local meta = redis.call('HGET', K_TASKS, name)
 if not meta then
-  if tombstoned(name, now) then return {7} end
+  if tombstone_usec > 0 and tombstoned(name, now) then return {7} end
   return {1}
 end
 local m = parse_meta(meta)
@@ -18,11 +19,14 @@ unindex(member, m)
 redis.call('ZREM', K_DEAD, member)
 redis.call('HDEL', K_TASKS, name)
 redis.call('HDEL', K_PAYLOADS, name)
-drop_expired_tombstones(now)
 if tombstone_usec > 0 then
+  drop_expired_tombstones(now)
   redis.call('ZADD', K_TOMBSTONES, fmt(now + tombstone_usec), name)
-  -- The newest tombstone is the last to expire: the set goes with it.
-  redis.call('PEXPIRE', K_TOMBSTONES, math.ceil(tombstone_usec / 1000))
+  -- The set goes with its last tombstone; never shorten what another instance's setting gave it.
+  local ttl_ms = math.ceil(tombstone_usec / 1000)
+  if redis.call('PTTL', K_TOMBSTONES) < ttl_ms then
+    redis.call('PEXPIRE', K_TOMBSTONES, ttl_ms)
+  end
 end
 record(name, 'deleted', m.rc, now)
 return {0}

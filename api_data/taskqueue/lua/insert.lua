@@ -1,9 +1,11 @@
 -- insert: add a task unless a task of that name is in the queue (live or dead-lettered), or
 -- was deleted so recently that its name is still tombstoned.
--- Touches tasks, payloads, eta, enq, the tag index, history, tombstones (drops expired ones).
+-- Touches tasks, payloads, eta, enq, the tag index, history, tombstones (reads only; delete
+-- drops the expired ones, so the set holds at most the names deleted within the window).
 -- ARGV[3] task name, ARGV[4] payload bytes, ARGV[5] first availability in µs since the epoch
 -- (0 = now), ARGV[6] alphabet 's'|'u', ARGV[7] tag ('' = none),
--- ARGV[8] delay in µs counted from now (used when ARGV[5] is 0)
+-- ARGV[8] delay in µs counted from now (used when ARGV[5] is 0),
+-- ARGV[9] '1' to honour tombstones ('0' when TASK_TOMBSTONE_SECS is 0: names are free at once)
 -- Returns {0, task} inserted, {2} name taken (Code.TASK_EXISTS), {6} name tombstoned
 -- (Code.TOMBSTONED).
 local name = ARGV[3]
@@ -11,7 +13,8 @@ if redis.call('HEXISTS', K_TASKS, name) == 1 then
   return {2}
 end
 local now = now_usec()
-if tombstoned(name, now) then
+local honour_tombstones = ARGV[9] == '1'
+if honour_tombstones and tombstoned(name, now) then
   return {6}
 end
 local eta = tonumber(ARGV[5])
@@ -27,5 +30,4 @@ redis.call('ZADD', K_ETA, fmt(score), member)
 redis.call('ZADD', K_ENQ, fmt(now), member)
 redis.call('ZADD', tag_key(m.tag), fmt(score), member)
 record(name, 'inserted', 0, now)
-drop_expired_tombstones(now)
 return {0, task_reply(name, m, nil)}
