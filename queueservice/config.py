@@ -71,6 +71,13 @@ def _forget_secs(env):
     return value
 
 
+def _read_timeout(env):
+    value = _float(env, "REQUEST_READ_TIMEOUT_SECS", 30.0)
+    if value <= 0:
+        raise SystemExit(f"queueservice: REQUEST_READ_TIMEOUT_SECS must be more than 0, not {value:g}")
+    return value
+
+
 def _host(env):
     """HOST as gunicorn binds it: an IPv6 address such as `::` is accepted with or without brackets."""
     host = (env.get("HOST") or "127.0.0.1").strip()
@@ -93,6 +100,7 @@ class Settings:
     queue_forget_secs: int = 3600
     max_request_bytes: int = 32 * 1024 * 1024
     max_batch_response_bytes: int = 32 * 1024 * 1024
+    request_read_timeout_secs: float = 30.0
     log_level: str = "INFO"
     web_concurrency: int = 2
     threads: int = 8
@@ -124,6 +132,7 @@ class Settings:
             queue_forget_secs=_forget_secs(env),
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 32 * 1024 * 1024),
             max_batch_response_bytes=_positive(env, "MAX_BATCH_RESPONSE_BYTES", 32 * 1024 * 1024),
+            request_read_timeout_secs=_read_timeout(env),
             log_level=_level(env),
             web_concurrency=_positive(env, "WEB_CONCURRENCY", 2),
             threads=_positive(env, "THREADS", 8),
