@@ -29,15 +29,23 @@ def _on_exit(server):
 
 
 def _on_starting(server) -> None:
-    """In the master, before any worker or socket: every start-up check, then the metrics folder."""
+    """In the master, before any worker or socket: the metrics folder, then every start-up check.
+
+    The folder comes first: prometheus_client picks per-process files or in-memory values when
+    it is imported, and the checks import it (the workers, forked from here, keep that choice).
+    """
     global _created_metrics_dir
-    settings = Settings.from_env()
-    startup.check_workers(settings, server.cfg.workers)
-    startup.check_app(settings)
-    startup.check_bind(server.cfg.address)
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # workers share API metrics through files here
         _created_metrics_dir = tempfile.mkdtemp(prefix="queueservice-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = _created_metrics_dir
+    try:
+        settings = Settings.from_env()
+        startup.check_workers(settings, server.cfg.workers)
+        startup.check_app(settings)
+        startup.check_bind(server.cfg.address)
+    except BaseException:
+        _on_exit(server)
+        raise
 
 
 def options(settings: Settings | None = None) -> dict:
