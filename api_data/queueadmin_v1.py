@@ -24,7 +24,7 @@ def metrics_collector(backend: Backend):
     """Tasks by state per queue, read from Redis when Prometheus scrapes."""
     from api_data.taskqueue.metrics import QueueCollector
 
-    return QueueCollector(backend.store)
+    return QueueCollector(backend.store, backend.forgetter)
 
 
 def cli_commands():

@@ -77,6 +77,22 @@ def _positive(env, name, default):
     return value
 
 
+def _forget_secs(env):
+    """QUEUE_FORGET_SECS: 0 never forgets; otherwise at least 300 s, well past a process's
+    one-minute registration refresh, so a queue in use is never forgotten."""
+    value = _int(env, "QUEUE_FORGET_SECS", 3600)
+    if value and value < 300:
+        raise SystemExit(f"queueservice: QUEUE_FORGET_SECS must be 0 (never) or at least 300, not {value}")
+    return value
+
+
+def _read_timeout(env):
+    value = _float(env, "REQUEST_READ_TIMEOUT_SECS", 30.0)
+    if value <= 0:
+        raise SystemExit(f"queueservice: REQUEST_READ_TIMEOUT_SECS must be more than 0, not {value:g}")
+    return value
+
+
 def _host(env):
     """HOST as gunicorn binds it: an IPv6 address such as `::` is accepted with or without brackets."""
     host = (env.get("HOST") or "127.0.0.1").strip()
@@ -96,8 +112,10 @@ class Settings:
     queue_config: str | None = None
     default_max_leases: int = 0
     history_max_events: int = 10_000
+    queue_forget_secs: int = 3600
     max_request_bytes: int = 32 * 1024 * 1024
     max_batch_response_bytes: int = 32 * 1024 * 1024
+    request_read_timeout_secs: float = 30.0
     log_level: str = "INFO"
     web_concurrency: int = 2
     threads: int = 8
@@ -128,8 +146,10 @@ class Settings:
             queue_config=env.get("QUEUE_CONFIG") or None,
             default_max_leases=_int(env, "DEFAULT_MAX_LEASES", 0),
             history_max_events=_int(env, "HISTORY_MAX_EVENTS", 10_000),
+            queue_forget_secs=_forget_secs(env),
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 32 * 1024 * 1024),
             max_batch_response_bytes=_positive(env, "MAX_BATCH_RESPONSE_BYTES", 32 * 1024 * 1024),
+            request_read_timeout_secs=_read_timeout(env),
             log_level=_level(env),
             web_concurrency=_positive(env, "WEB_CONCURRENCY", 2),
             threads=_positive(env, "THREADS", 8),

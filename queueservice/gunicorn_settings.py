@@ -29,11 +29,13 @@ def _on_exit(server):
 
 
 def _on_starting(server) -> None:
-    """In the master, before any worker or socket: every start-up check, then the metrics folder."""
+    """In the master, before any worker or socket: the metrics folder, then every start-up check.
+
+    The folder comes first: prometheus_client picks per-process files or in-memory values when
+    it is imported, and the checks import it (the workers, forked from here, keep that choice).
+    """
     global _created_metrics_dir
-    # First, since prometheus_client picks its multiprocess mode when the checks below import it:
-    # workers share API metrics through files in this folder.
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # workers share API metrics through files here
         _created_metrics_dir = tempfile.mkdtemp(prefix="queueservice-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = _created_metrics_dir
     try:

@@ -26,7 +26,7 @@ def check_app(settings: Settings) -> None:
 
     quiet = logging.getLogger("queueservice")
     level = quiet.level
-    quiet.setLevel(logging.WARNING)  # the workers say the same at INFO
+    quiet.setLevel(logging.ERROR)  # the workers say the same once they start
     try:
         create_app(settings)
     except (StartupError, DocumentError) as exc:

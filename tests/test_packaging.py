@@ -22,8 +22,8 @@ def test_compose_stack_has_durable_redis_and_the_service():
     assert command[command.index("--appendonly") + 1] == "yes"
     assert command[command.index("--appendfsync") + 1] == "always"
     assert stack["queueservice"]["environment"]["REDIS_URL"] == "redis://redis:6379/0"
-    # Published on loopback only: the service has no authentication (see the README to open it).
-    assert stack["queueservice"]["ports"] == ["127.0.0.1:8080:8080"]
+    assert stack["queueservice"]["ports"] == ["127.0.0.1:8080:8080"]  # loopback only: no authentication
+    assert "queueservice" in stack["queueservice"]["environment"]["ALLOWED_HOSTS"].split(",")
     assert "healthz" in " ".join(stack["queueservice"]["healthcheck"]["test"])
 
 
@@ -38,7 +38,7 @@ def test_readme_shows_the_commands_ci_runs():
 def test_readme_configuration_table_lists_every_setting():
     readme = (REPO / "README.md").read_text()
     config = (REPO / "queueservice" / "config.py").read_text()
-    names = set(re.findall(r'env(?:\.get)?\(?\s*(?:env, )?"([A-Z_]+)"', config))
+    names = set(re.findall(r'(?:env\.get\(|\(env, )"([A-Z_]+)"', config))
     assert names, "no settings found in config.py"
     for name in names:
         assert f"`{name}`" in readme, name

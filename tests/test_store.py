@@ -43,6 +43,14 @@ def test_key_layout_is_pinned(redis_client, store, keys):
     assert redis_client.zscore(keys.eta, member(int(enq), "t1")) == int(lease)
 
 
+def test_many_queue_scripts_know_how_many_keys_a_queue_has(keys):
+    import re
+    from pathlib import Path
+
+    lib = (Path(__file__).resolve().parent.parent / "api_data" / "taskqueue" / "lua" / "_lib.lua").read_text()
+    assert int(re.search(r"local KEYS_PER_QUEUE = (\d+)", lib).group(1)) == len(keys.all())
+
+
 def test_all_keys_of_a_queue_share_one_hash_tag(keys):
     names = keys.all() + [keys.tag(b"x"), keys.tag(b"")]
     assert {n[n.index("{"):n.index("}") + 1] for n in names} == {"{app/q}"}

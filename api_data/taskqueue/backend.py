@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .forgetting import Forgetter
 from .queues import QueueCatalog
 from .store import TaskStore
 
@@ -15,14 +16,16 @@ class Backend:
     store: TaskStore
     queues: QueueCatalog
     compat: str = ""
+    forgetter: Forgetter | None = None
 
 
 def create_backend(context) -> Backend:
     """The engine's hook: one store on the service's Redis, and the queues of QUEUE_CONFIG."""
     settings = context.settings
+    store = TaskStore(context.redis, settings.history_max_events,
+                      tombstone_secs=settings.task_tombstone_secs)
     compat = settings.taskqueue_compat
-    return Backend(store=TaskStore(context.redis, settings.history_max_events,
-                                   tombstone_secs=settings.task_tombstone_secs),
+    return Backend(store=store,
                    queues=QueueCatalog.from_file(settings.queue_config, settings.default_max_leases,
                                                  underscores=compat == "render"),
-                   compat=compat)
+                   compat=compat, forgetter=Forgetter(store, settings.queue_forget_secs))

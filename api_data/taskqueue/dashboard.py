@@ -14,6 +14,7 @@ from .rules import MAX_PAYLOAD_BYTES, project_id, queue_config, tag_bytes, task_
 from .store import STATES, state_of
 
 PAGE_SIZE = 50
+QUEUES_PAGE_SIZE = 100
 REQUEUE_STEP = 5000
 
 
@@ -67,11 +68,29 @@ def blueprint(backend) -> Blueprint:
     def _relative(usec, now_usec):
         return presentation.relative(usec, now_usec)
 
+    def served(keys) -> bool:
+        try:
+            backend.queues.resolve(keys.queue)
+        except ApiError:  # a queue no longer in QUEUE_CONFIG is left out
+            return False
+        return True
+
     @pages.route("/")
     def overview():
-        from api_data.queueadmin_v1 import queues_list
-
-        return render_template("overview.html", queues=queues_list(backend)["items"], now=store.now_usec())
+        """One page of queues (QUEUES_PAGE_SIZE), counted in one round trip, so thousands stay fast."""
+        if backend.forgetter:
+            backend.forgetter.nudge()
+        queues = store.queues()
+        if backend.queues.configured is not None:
+            queues = [k for k in queues if served(k)]
+        offset = min(max(0, request.args.get("offset", 0, type=int)), max(0, len(queues) - 1))
+        page = queues[offset:offset + QUEUES_PAGE_SIZE]
+        rows = [{"project": k.project, "queue": k.queue, "available": st.available, "leased": st.leased,
+                 "delayed": st.delayed, "dead": st.dead_lettered, "leasedLastMinute": st.leased_last_minute,
+                 "leasedLastHour": st.leased_last_hour, "oldestTask": st.oldest_task_usec}
+                for k, st in zip(page, store.summaries(page))]
+        return render_template("overview.html", queues=rows, now=store.now_usec(), offset=offset,
+                               total=len(queues), page_size=QUEUES_PAGE_SIZE)
 
     @pages.route("/q/<project>/<queue>")
     def queue_page(project, queue):

@@ -6,8 +6,12 @@ from prometheus_client.core import GaugeMetricFamily
 
 
 class QueueCollector:
-    def __init__(self, store):
+    """Per-queue series of the queues that hold tasks or leased in the last hour; the others
+    (empty, idle) are left out, so a scrape stays fast with thousands of used-and-emptied queues."""
+
+    def __init__(self, store, forgetter=None):
         self._store = store
+        self._forgetter = forgetter
 
     def describe(self):
         return []
@@ -18,9 +22,13 @@ class QueueCollector:
                                    labels=["project", "queue"])
         oldest = GaugeMetricFamily("queueservice_oldest_task_age_seconds", "Age of the oldest live task",
                                    labels=["project", "queue"])
+        if self._forgetter:
+            self._forgetter.nudge()
         now = self._store.now_usec()
-        for keys in self._store.queues():
-            stats = self._store.stats(keys)
+        queues = self._store.queues()
+        for keys, stats in zip(queues, self._store.summaries(queues, skip_idle=True)):
+            if stats is None:
+                continue
             labels = [keys.project, keys.queue]
             for state, value in (("available", stats.available), ("leased", stats.leased),
                                  ("delayed", stats.delayed), ("dead", stats.dead_lettered)):

@@ -6,6 +6,7 @@ service process shares one clock. Inputs are trusted: the API layer has checked 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -22,6 +23,11 @@ STATES = ("all", "available", "leased", "delayed", "dead")
 #: Payload bytes one lease may hand out (at least one task): a reply must reach the client
 #: well within REDIS_TIMEOUT_SECS, or tasks would be leased that nobody received.
 MAX_LEASE_REPLY_BYTES = 32 * 1024 * 1024
+#: A process registers a queue again after this long, so a queue forgotten by another process
+#: comes back on its next insert (forgetting waits for much longer idleness than this).
+REGISTER_REFRESH_SECS = 60
+#: Queues per call of the many-queue scripts on a standalone Redis: each call stays short.
+MANY_CHUNK = 1000
 
 
 class Code(IntEnum):
@@ -138,7 +144,11 @@ class TaskStore:
         self._scripts = Scripts(client, LUA_DIR)
         self._history = max(0, history_max_events)
         self._tombstone_usec = max(0, tombstone_secs) * 1_000_000
-        self._registered = set()
+        self._registered = {}
+        self._cluster = isinstance(client, RedisCluster)
+        # The last listing, reused while the registry is unchanged (thousands of queues take
+        # tens of ms to parse and sort): (members, sorted QueueKeys, {QueueKeys: (tasks, stats)}).
+        self._listing = (frozenset(), [], {})
 
     @staticmethod
     def keys(project: str, queue: str) -> QueueKeys:
@@ -149,10 +159,10 @@ class TaskStore:
 
     def _register(self, keys: QueueKeys):
         """Remember the queue in the registry once per process (a second round trip only then)."""
-        entry = registry_entry(keys)
-        if entry not in self._registered:
+        entry, now = registry_entry(keys), time.monotonic()
+        if now - self._registered.get(entry, -REGISTER_REFRESH_SECS) >= REGISTER_REFRESH_SECS:
             self._redis.sadd(REGISTRY, entry)
-            self._registered.add(entry)
+            self._registered[entry] = now
 
     def insert(self, keys: QueueKeys, name: str, payload: bytes, *, tag: bytes = b"",
                eta_usec: int = 0, delay_secs: int = 0, urlsafe: bool = False) -> Task:
@@ -311,7 +321,65 @@ class TaskStore:
         seconds, micros = self._redis.time()
         return seconds * 1_000_000 + micros
 
+    def _many(self, script: str, queues: list, arg: str = "", keys_of=QueueKeys.all) -> list:
+        """Run a many-queue script: in chunks on a standalone Redis, one queue per call on a cluster
+        (where a script's keys must share a slot). Returns (chunk, reply) of each call, in order."""
+        step = 1 if self._cluster else MANY_CHUNK
+        replies = []
+        for start in range(0, len(queues), step):
+            chunk = queues[start:start + step]
+            keys = [key for q in chunk for key in keys_of(q)]
+            replies.append((chunk, self._scripts.run(script, keys, ["", self._history, arg])))
+        return replies
+
+    def active(self, queues: list) -> list:
+        """The queues that hold a task (live or dead) or had a lease in the last hour, in order."""
+        found = []
+        pairs = self._listing[2]
+        for chunk, positions in self._many("active", queues,
+                                           keys_of=lambda q: pairs.get(q) or (q.tasks, q.stats)):
+            found += [chunk[int(i) - 1] for i in positions]
+        return found
+
+    def summaries(self, queues: list, skip_idle: bool = False) -> list:
+        """QueueStats of each queue, in order (as `stats`, but one round trip per 1000 queues on a
+        standalone Redis). With `skip_idle`, None for a queue that `active` leaves out, uncounted."""
+        if skip_idle:
+            active = self.active(queues)
+            counted = dict(zip(active, self.summaries(active)))
+            return [counted.get(q) for q in queues]
+        out = []
+        for chunk, reply in self._many("stats_many", queues):
+            out += [QueueStats(*(int(x) for x in reply[i * 7:(i + 1) * 7])) for i in range(len(chunk))]
+        return out
+
+    def forget_idle(self, idle_secs: float) -> int:
+        """Forget queues that hold no task and were idle (no history event, no lease) for
+        `idle_secs`: their history and counters are deleted and they leave the registry.
+        Returns how many were forgotten."""
+        forgotten = []
+        for chunk, positions in self._many("forget", self.queues(), str(int(idle_secs * 1_000_000))):
+            forgotten += [chunk[int(i) - 1] for i in positions]
+        if not forgotten:
+            return 0
+        entries = [registry_entry(k) for k in forgotten]
+        self._redis.srem(REGISTRY, *entries)
+        for keys, stats in zip(forgotten, self.summaries(forgotten, skip_idle=True)):
+            if stats is not None:  # an insert raced the removal: keep the queue listed
+                self._redis.sadd(REGISTRY, registry_entry(keys))
+        for entry in entries:
+            self._registered.pop(entry, None)
+        return len(forgotten)
+
+    def queue_count(self) -> int:
+        return int(self._redis.scard(REGISTRY))
+
     def queues(self) -> list:
         """Every queue that ever held a task, as QueueKeys, sorted."""
-        return sorted((parse_registry_entry(e) for e in self._redis.smembers(REGISTRY)),
-                      key=lambda k: (k.project, k.queue))
+        members = frozenset(self._redis.smembers(REGISTRY))
+        listing = self._listing
+        if members != listing[0]:
+            parsed = [parse_registry_entry(e) for e in members]
+            ordered = [k for _, _, k in sorted((k.project, k.queue, k) for k in parsed)]
+            listing = self._listing = (members, ordered, {k: (k.tasks, k.stats) for k in ordered})
+        return list(listing[1])

@@ -21,6 +21,8 @@
 
 local K_TASKS, K_PAYLOADS, K_ETA, K_ENQ, K_DEAD, K_STATS, K_LEASED, K_HISTORY, K_TOMBSTONES =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+-- How many KEYS each queue gives a many-queue script (the length of QueueKeys.all()).
+local KEYS_PER_QUEUE = 9
 local BASE = ARGV[1]
 local HISTORY_MAX = tonumber(ARGV[2])
 -- A queue's history disappears a day after its last event, like its counters after an hour.
