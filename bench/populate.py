@@ -6,8 +6,8 @@ import os
 import secrets
 import time
 
-from api_data.taskqueue.keys import QueueKeys
-from api_data.taskqueue.store import TaskStore
+from queueservice.stores.pullqueue.keys import QueueKeys
+from queueservice.stores.pullqueue.store import TaskStore
 
 
 def populate(client, project: str, queue: str, count: int, payload_size: int = 100,

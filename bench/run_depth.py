@@ -15,8 +15,8 @@ import time
 import redis
 import requests
 
-from api_data.taskqueue.keys import QueueKeys
-from api_data.taskqueue.store import TaskStore
+from queueservice.stores.pullqueue.keys import QueueKeys
+from queueservice.stores.pullqueue.store import TaskStore
 from bench.populate import populate
 from tests.servers import GunicornServer, RedisServer
 

@@ -18,8 +18,8 @@ import time
 import redis
 import requests
 
-from api_data.taskqueue.keys import REGISTRY, QueueKeys
-from api_data.taskqueue.store import TaskStore
+from queueservice.stores.pullqueue.keys import REGISTRY, QueueKeys
+from queueservice.stores.pullqueue.store import TaskStore
 from tests.servers import GunicornServer, RedisServer
 
 

@@ -14,7 +14,7 @@ import os
 import redis
 
 from bench.populate import populate
-from queueservice.app import create_app
+from queueservice.engine.app import create_app
 from queueservice.config import Settings
 from tests.servers import RedisServer
 

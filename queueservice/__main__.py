@@ -1,7 +1,7 @@
 """`python -m queueservice`: run the service (the default), or talk to a running one.
 
 With no command it serves with gunicorn and the settings of gunicorn.conf.py. The other
-commands come from the API modules (`cli_commands()` in api_data/<api>_<version>.py).
+commands are the operator tools' (queueservice/operator/cli.py).
 """
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ import sys
 
 import click
 
-from .config import Settings
+from queueservice.config import Settings
 
 
 def _server_class():
     """gunicorn is imported only once the settings are checked: it reads WEB_CONCURRENCY on import."""
     from gunicorn.app.base import BaseApplication
 
-    from .gunicorn_settings import options
+    from queueservice.gunicorn_settings import options
 
     class _Server(BaseApplication):
         def __init__(self, settings: Settings):
@@ -36,7 +36,7 @@ def _server_class():
                        f"({'embedded in-memory store' if settings.embedded else 'Redis'})", err=True)
 
         def load(self):
-            from .app import create_app
+            from queueservice.engine.app import create_app
 
             return create_app(self._settings)
 
@@ -62,17 +62,14 @@ def serve_cmd():
     serve()
 
 
-def _add_api_commands(group) -> None:
-    from .apis import import_module
-    from .discovery import load_all
+def _add_operator_commands(group) -> None:
+    from queueservice.operator.cli import commands
 
-    for document in load_all(Settings.from_env().api_data_dir):
-        hook = getattr(import_module(document), "cli_commands", None)
-        for command in (hook() if callable(hook) else []):
-            group.add_command(command)
+    for command in commands:
+        group.add_command(command)
 
 
-_add_api_commands(main)
+_add_operator_commands(main)
 
 if __name__ == "__main__":
     sys.exit(main())

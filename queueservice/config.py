@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
-from .hosts import parse_allowed
+from queueservice.engine.hosts import parse_allowed
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+#: The APIs this server serves, by module; each module's document is the `.api` file beside it.
+SERVED_APIS = ("queueservice.apis.taskqueue_v1beta2", "queueservice.apis.queueadmin_v1")
 
 
 def _int(env, name, default):
@@ -108,7 +108,7 @@ class Settings:
     redis_url: str | None = None
     redis_cluster: bool = False
     redis_timeout_secs: float = 2.0
-    api_data_dir: Path = REPO_ROOT / "api_data"
+    served_apis: tuple = SERVED_APIS
     queue_config: str | None = None
     default_max_leases: int = 0
     history_max_events: int = 10_000
@@ -142,7 +142,6 @@ class Settings:
             redis_url=env.get("REDIS_URL") or None,
             redis_cluster=_bool(env, "REDIS_CLUSTER", False),
             redis_timeout_secs=_float(env, "REDIS_TIMEOUT_SECS", 2.0),
-            api_data_dir=Path(env.get("API_DATA_DIR") or REPO_ROOT / "api_data"),
             queue_config=env.get("QUEUE_CONFIG") or None,
             default_max_leases=_int(env, "DEFAULT_MAX_LEASES", 0),
             history_max_events=_int(env, "HISTORY_MAX_EVENTS", 10_000),

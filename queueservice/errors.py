@@ -2,7 +2,7 @@
 ...), from which its HTTP status, its v1 `reason` and its gRPC status follow; a class may pin a
 different HTTP status where Google's service answered one (413, 405).
 
-They are rendered in one place per API (`queueservice.responses`): the v1 body
+They are rendered in one place per API (`queueservice.engine.responses`): the v1 body
 `{"error": {"errors": [...], "code", "message"}}` or the v2 body `{"error": {"code", "message",
 "status", "details"}}`. Storage raises subclasses of these for its own domain errors.
 """

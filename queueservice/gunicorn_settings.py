@@ -7,8 +7,8 @@ import os
 import shutil
 import tempfile
 
-from . import startup
-from .config import Settings
+from queueservice import startup
+from queueservice.config import Settings
 
 
 def _child_exit(server, worker):

@@ -21,8 +21,8 @@ from functools import partial
 from gunicorn import util
 from gunicorn.workers.gthread import ThreadWorker
 
-from .config import Settings
-from .request_buffer import MAX_HEAD_BYTES, READY, TOO_LARGE_HEAD, RequestBuffer
+from queueservice.config import Settings
+from queueservice.request_buffer import MAX_HEAD_BYTES, READY, TOO_LARGE_HEAD, RequestBuffer
 
 _REASONS = {403: "forbidden", 408: "requestTimeout", 413: "payloadTooLarge", 431: "invalid",
             500: "backendError", 501: "notImplemented"}

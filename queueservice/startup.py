@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 import socket
 
-from .config import Settings
-from .discovery import DocumentError
-from .errors import StartupError
+from queueservice.config import Settings
+from queueservice.engine.discovery import DocumentError
+from queueservice.errors import StartupError
 
 
 def fail(message: str) -> SystemExit:
@@ -22,7 +22,7 @@ def fail(message: str) -> SystemExit:
 
 def check_app(settings: Settings) -> None:
     """Build the app as a worker would (documents, QUEUE_CONFIG, Redis URL and policy), then drop it."""
-    from .app import create_app
+    from queueservice.engine.app import create_app
 
     quiet = logging.getLogger("queueservice")
     level = quiet.level

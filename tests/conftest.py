@@ -8,11 +8,11 @@ import fakeredis
 import pytest
 import redis
 
-from queueservice.app import create_app
+from queueservice.engine.app import create_app
 from queueservice.config import Settings
 
-from .flask_http import FlaskHttp
-from .servers import RedisClusterServer, RedisServer, gunicorn_on
+from tests.flask_http import FlaskHttp
+from tests.servers import RedisClusterServer, RedisServer, gunicorn_on
 
 STORES = ["redis", "fakeredis", "cluster"]
 

@@ -8,8 +8,8 @@ import time
 import pytest
 from googleapiclient.discovery import build
 
-from .flask_http import FlaskHttp
-from .helpers import PROJECT, expect_error, insert, lease
+from tests.flask_http import FlaskHttp
+from tests.helpers import PROJECT, expect_error, insert, lease
 
 
 @pytest.fixture
@@ -63,8 +63,8 @@ def test_release_of_a_task_not_leased_is_refused(api, admin, queue):
 
 
 def test_dead_letters_are_listed_and_requeued(app, admin, queue):
-    from api_data.taskqueue.keys import QueueKeys
-    from api_data.taskqueue.store import TaskStore
+    from queueservice.stores.pullqueue.keys import QueueKeys
+    from queueservice.stores.pullqueue.store import TaskStore
 
     store = TaskStore(app.extensions["queueservice"].redis)
     keys = QueueKeys("test-app", queue)

@@ -10,7 +10,7 @@ import uuid
 import pytest
 import requests
 
-from .servers import REPO
+from tests.servers import REPO
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from .helpers import b64
-from .servers import gunicorn_on
+from tests.helpers import b64
+from tests.servers import gunicorn_on
 
 TASKS = 2000
 PROCESSES = 4

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from queueservice.apis import import_module, resolve_handlers
-from queueservice.discovery import load_document
+from queueservice.engine.binding import load_api, resolve_handlers
 
 REPO = Path(__file__).resolve().parent.parent
-OURS = REPO / "api_data" / "taskqueue_v1beta2.api"
+OURS = REPO / "queueservice" / "apis" / "taskqueue_v1beta2.api"
 # A structural copy of Google's final document (revision 20160428): ids, paths, parameters and
 # schemas, without Google's prose.
 GOOGLE = REPO / "tests" / "fixtures" / "google_taskqueue_v1beta2.json"
@@ -93,6 +92,7 @@ def test_every_method_has_a_description(ours):
 
 
 def test_module_implements_exactly_the_document():
-    doc = load_document(OURS)
-    handlers = resolve_handlers(doc, import_module(doc))
+    doc, module = load_api("queueservice.apis.taskqueue_v1beta2")
+    assert doc.path == OURS
+    handlers = resolve_handlers(doc, module)
     assert set(handlers) == {m.id for m in doc.methods}

@@ -8,18 +8,18 @@ import shutil
 import fakeredis
 import pytest
 
-from queueservice.app import create_app
+from queueservice.engine.app import create_app
 from queueservice.config import Settings
-from queueservice.discovery import DocumentError
+from queueservice.engine.discovery import DocumentError
 
-from .helpers import expect_json_error
+from tests.helpers import expect_json_error
 
 FIXTURE = __import__("pathlib").Path(__file__).parent / "fixtures" / "engine_api"
 
 
 @pytest.fixture
 def echo_app():
-    settings = Settings(redis_url="redis://unused", api_data_dir=FIXTURE, log_level="WARNING",
+    settings = Settings(redis_url="redis://unused", served_apis=(str(FIXTURE / "echo_v1.api"),), log_level="WARNING",
                         allowed_hosts=frozenset({"example.test", "h"}))
     return create_app(settings, redis_client=fakeredis.FakeRedis())
 
@@ -115,7 +115,7 @@ def test_wrong_method_is_405_json(web):
 
 
 def test_oversized_body_is_413_json():
-    settings = Settings(redis_url="redis://unused", api_data_dir=FIXTURE, log_level="WARNING",
+    settings = Settings(redis_url="redis://unused", served_apis=(str(FIXTURE / "echo_v1.api"),), log_level="WARNING",
                         max_request_bytes=100)
     r = create_app(settings, redis_client=fakeredis.FakeRedis()).test_client().put("/echo/v1/things/n", data=b"{" + b" " * 200 + b"}",
                                    content_type="application/json")
@@ -204,7 +204,7 @@ def _copy_fixture(tmp_path, name, source):
 def test_document_and_module_must_match_at_start_up(tmp_path, change, message):
     source = (FIXTURE / "echo_v1.py").read_text()
     folder = _copy_fixture(tmp_path, f"mismatch_{abs(hash(message)) % 10**6}", change(source))
-    settings = Settings(redis_url="redis://unused", api_data_dir=folder, log_level="WARNING")
+    settings = Settings(redis_url="redis://unused", served_apis=(str(folder / "echo_v1.api"),), log_level="WARNING")
     with pytest.raises(DocumentError, match=message):
         create_app(settings, redis_client=fakeredis.FakeRedis())
 

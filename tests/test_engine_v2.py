@@ -11,11 +11,11 @@ from pathlib import Path
 import fakeredis
 import pytest
 
-from queueservice.app import create_app
+from queueservice.engine.app import create_app
 from queueservice.config import Settings
-from queueservice.discovery import DocumentError
+from queueservice.engine.discovery import DocumentError
 
-from .helpers import expect_json_error
+from tests.helpers import expect_json_error
 
 FIXTURE = Path(__file__).parent / "fixtures" / "engine_api_v2"
 Q = "/v2/projects/p/locations/l/queues/q"
@@ -32,7 +32,7 @@ def expect_v2_error(response, status: int, code: str, message_part: str = "") ->
 
 @pytest.fixture(scope="module")
 def web():
-    settings = Settings(redis_url="redis://unused", api_data_dir=FIXTURE, log_level="WARNING")
+    settings = Settings(redis_url="redis://unused", served_apis=(str(FIXTURE / "tasky_v2.api"),), log_level="WARNING")
     return create_app(settings, redis_client=fakeredis.FakeRedis()).test_client()
 
 
@@ -145,6 +145,6 @@ def test_two_methods_that_answer_the_same_urls_stop_start_up(tmp_path):
     del queues["get"]["parameters"]["name"]["pattern"]
     doc["resources"]["projects"]["resources"]["locations"]["methods"]["get"]["parameters"]["name"].pop("pattern")
     (folder / "tasky_v2.api").write_text(json.dumps(doc))
-    settings = Settings(redis_url="redis://unused", api_data_dir=folder, log_level="WARNING")
+    settings = Settings(redis_url="redis://unused", served_apis=(str(folder / "tasky_v2.api"),), log_level="WARNING")
     with pytest.raises(DocumentError, match="both answer GET"):
         create_app(settings, redis_client=fakeredis.FakeRedis())

@@ -10,7 +10,7 @@ import uuid
 import pytest
 import requests
 
-from queueservice.hosts import host_allowed, parse_allowed
+from queueservice.engine.hosts import host_allowed, parse_allowed
 
 ROUTES = [
     ("GET", "/taskqueue/v1beta2/projects/app/taskqueues/q/tasks"),

@@ -17,13 +17,13 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from queueservice.app import create_app
+from queueservice.engine.app import create_app
 from queueservice.config import Settings
-from queueservice.discovery import load_document
+from queueservice.engine.discovery import load_document
 
-from .servers import REPO
+from tests.servers import REPO
 
-DOC = load_document(REPO / "api_data" / "taskqueue_v1beta2.api")
+DOC = load_document(REPO / "queueservice" / "apis" / "taskqueue_v1beta2.api")
 NAMESPACE = re.compile(
     rb"^qs:queues$|^qs:\{[A-Za-z0-9][A-Za-z0-9.:_-]{0,99}/[a-zA-Z0-9-]{1,100}\}:"
     rb"(tasks|payloads|eta|enq|dead|stats|leased|history|notag|tag:.+)$", re.S)
@@ -170,7 +170,7 @@ def test_body_over_the_cap_is_refused_before_it_is_read(gunicorn_server):
 
 
 def test_chunked_body_over_the_cap_is_refused(gunicorn_server):
-    from .servers import GunicornServer
+    from tests.servers import GunicornServer
 
     small = GunicornServer({"REDIS_URL": "redis://127.0.0.1:1/0", "MAX_REQUEST_BYTES": "1000",
                             "WEB_CONCURRENCY": "1", "LOG_LEVEL": "WARNING"})

@@ -15,8 +15,8 @@ import requests
 from googleapiclient.discovery import build, build_from_document
 from googleapiclient.errors import HttpError
 
-from .helpers import b64, expect_json_error
-from .servers import REPO, free_port, wait_until
+from tests.helpers import b64, expect_json_error
+from tests.servers import REPO, free_port, wait_until
 
 GOOGLE_DOC = REPO / "tests" / "fixtures" / "google_taskqueue_v1beta2.json"
 

@@ -7,10 +7,10 @@ import re
 
 import requests
 
-from api_data.taskqueue.keys import REGISTRY
-from api_data.taskqueue.store import TaskStore
+from queueservice.stores.pullqueue.keys import REGISTRY
+from queueservice.stores.pullqueue.store import TaskStore
 
-from .servers import gunicorn_on
+from tests.servers import gunicorn_on
 
 
 def test_idle_empty_queues_are_forgotten_with_their_history(redis_client):

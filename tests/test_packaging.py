@@ -7,7 +7,7 @@ import re
 
 import yaml
 
-from .servers import REPO, GunicornServer
+from tests.servers import REPO, GunicornServer
 
 
 def test_dockerfile_runs_the_command_the_tests_start():
@@ -47,7 +47,7 @@ def test_readme_configuration_table_lists_every_setting():
 def test_image_installs_what_the_service_imports():
     text = (REPO / "Dockerfile-local").read_text()
     assert "requirements-service.txt" in text
-    for folder in ("queueservice", "api_data"):
+    for folder in ("queueservice",):
         assert f"COPY {folder} ./{folder}" in text
     service = (REPO / "requirements-service.txt").read_text().lower()
     for package in ("flask", "gunicorn", "redis", "fakeredis", "orjson", "prometheus-client", "click", "pyyaml"):

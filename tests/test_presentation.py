@@ -1,6 +1,6 @@
 """How payloads and times read for people."""
 
-from api_data.taskqueue.presentation import PREVIEW_BYTES, age, preview, relative
+from queueservice.operator.presentation import PREVIEW_BYTES, age, preview, relative
 
 
 def test_json_payload_is_pretty_even_with_a_bom():

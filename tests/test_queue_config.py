@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from api_data.taskqueue.queues import QueueCatalog, QueueConfigError
-from queueservice.app import create_app
+from queueservice.stores.pullqueue.queues import QueueCatalog, QueueConfigError
+from queueservice.engine.app import create_app
 from queueservice.config import Settings
 
-from .helpers import PROJECT, expect_error, insert, lease
+from tests.helpers import PROJECT, expect_error, insert, lease
 
 QUEUE_YAML = """
 queue:
@@ -28,7 +28,7 @@ queue:
 def api(redis_client, tmp_path):
     from googleapiclient.discovery import build
 
-    from .flask_http import FlaskHttp
+    from tests.flask_http import FlaskHttp
 
     path = tmp_path / "queue.yaml"
     path.write_text(QUEUE_YAML)

@@ -20,7 +20,7 @@ import pytest
 import requests
 from googleapiclient.discovery import build, build_from_document
 
-from .helpers import b64, expect_error, expect_json_error, insert, lease
+from tests.helpers import b64, expect_error, expect_json_error, insert, lease
 
 REPO = Path(__file__).resolve().parent.parent
 GOOGLE_DOC = REPO / "tests" / "fixtures" / "google_taskqueue_v1beta2.json"
@@ -247,10 +247,10 @@ def test_the_admin_api_frees_tombstoned_names_of_every_queue(client, api, queue)
 
 
 def test_a_tombstone_runs_out_after_task_tombstone_secs(redis_client, queue):
-    from queueservice.app import create_app
+    from queueservice.engine.app import create_app
     from queueservice.config import Settings
 
-    from .flask_http import FlaskHttp
+    from tests.flask_http import FlaskHttp
 
     app = create_app(Settings(redis_url="redis://unused", log_level="WARNING", task_tombstone_secs=1),
                      redis_client=redis_client)
@@ -265,7 +265,7 @@ def test_a_tombstone_runs_out_after_task_tombstone_secs(redis_client, queue):
 
 
 def test_tombstones_are_off_with_zero_seconds(redis_client, queue):
-    from queueservice.app import create_app
+    from queueservice.engine.app import create_app
     from queueservice.config import Settings
 
     app = create_app(Settings(redis_url="redis://unused", log_level="WARNING", task_tombstone_secs=0),

@@ -15,8 +15,8 @@ import pytest
 import redis
 import requests
 
-from .servers import GunicornServer, RedisServer, free_port, wait_until
-from .test_operator_errors import GUNICORN, refused
+from tests.servers import GunicornServer, RedisServer, free_port, wait_until
+from tests.test_operator_errors import GUNICORN, refused
 
 BASE = "/taskqueue/v1beta2/projects/app/taskqueues/mem"
 

@@ -11,11 +11,11 @@ import redis
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
-from queueservice.app import create_app
+from queueservice.engine.app import create_app
 from queueservice.config import Settings
 
-from .flask_http import FlaskHttp
-from .helpers import expect_json_error
+from tests.flask_http import FlaskHttp
+from tests.helpers import expect_json_error
 
 PROJECT = "render-app"
 

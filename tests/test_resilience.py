@@ -11,10 +11,10 @@ import pytest
 import redis
 import requests
 
-from api_data.taskqueue.keys import QueueKeys
+from queueservice.stores.pullqueue.keys import QueueKeys
 
-from .helpers import b64
-from .servers import GunicornServer, RedisServer, wait_until
+from tests.helpers import b64
+from tests.servers import GunicornServer, RedisServer, wait_until
 
 TIMEOUT_SECS = 0.5
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from queueservice.app import create_app
+from queueservice.engine.app import create_app
 from queueservice.config import Settings
 
 BASE = "/taskqueue/v1beta2/projects/app/taskqueues/rt"

@@ -6,8 +6,8 @@ import hashlib
 
 import fakeredis
 
-from api_data.taskqueue.store import LUA_DIR
-from queueservice.app import create_app
+from queueservice.stores.pullqueue.store import LUA_DIR
+from queueservice.engine.app import create_app
 from queueservice.config import Settings
 from queueservice.gunicorn_settings import options
 

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from api_data.taskqueue.keys import REGISTRY, QueueKeys, member
-from api_data.taskqueue.store import TaskStore
+from queueservice.stores.pullqueue.keys import REGISTRY, QueueKeys, member
+from queueservice.stores.pullqueue.store import TaskStore
 from queueservice.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
 
 
@@ -47,7 +47,7 @@ def test_many_queue_scripts_know_how_many_keys_a_queue_has(keys):
     import re
     from pathlib import Path
 
-    lib = (Path(__file__).resolve().parent.parent / "api_data" / "taskqueue" / "lua" / "_lib.lua").read_text()
+    lib = (Path(__file__).resolve().parent.parent / "queueservice" / "stores" / "pullqueue" / "lua" / "_lib.lua").read_text()
     assert int(re.search(r"local KEYS_PER_QUEUE = (\d+)", lib).group(1)) == len(keys.all())
 
 
@@ -95,7 +95,7 @@ def test_a_short_tombstone_setting_never_shortens_a_longer_ones_expiry(redis_cli
 
 
 def test_a_list_with_payloads_stops_at_the_reply_byte_cap(store, keys, monkeypatch):
-    import api_data.taskqueue.store as store_module
+    import queueservice.stores.pullqueue.store as store_module
 
     for name in ("a", "b", "c"):
         store.insert(keys, name, b"123456")
@@ -272,7 +272,7 @@ def test_registry_lists_queues(store):
 
 
 def test_lease_reply_is_capped_by_payload_bytes(store, keys, monkeypatch):
-    import api_data.taskqueue.store as store_module
+    import queueservice.stores.pullqueue.store as store_module
 
     monkeypatch.setattr(store_module, "MAX_LEASE_REPLY_BYTES", 2500)
     for i in range(5):

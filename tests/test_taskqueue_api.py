@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from .helpers import PROJECT, b64, expect_error, insert, lease
+from tests.helpers import PROJECT, b64, expect_error, insert, lease
 
 
 # --- insert ------------------------------------------------------------------------------

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from . import formats
-from .errors import InvalidArgument, RequiredArgument
+from queueservice.engine import formats
+from queueservice.errors import InvalidArgument, RequiredArgument
 
 _INT_RANGES = {
     "int32": (-(2**31), 2**31 - 1),

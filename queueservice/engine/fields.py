@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import InvalidArgument
+from queueservice.errors import InvalidArgument
 
 _NAME = re.compile(r"[A-Za-z0-9_$.@*-]+")
 _MAX_LENGTH = 4096

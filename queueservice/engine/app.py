@@ -8,19 +8,24 @@ from types import SimpleNamespace
 from flask import Flask, Response, redirect, request
 from werkzeug.exceptions import HTTPException
 
-from . import apis as apis_mod
-from . import batch, discovery, discovery_views, failures, hosts, metrics, redis_conn
-from .config import Settings
-from .engine import Call, PatternConverters, build_routes, run
-from .errors import (
+from queueservice.engine import binding as apis_mod
+from queueservice.engine import batch
+from queueservice.engine import discovery_views
+from queueservice.engine import failures
+from queueservice.engine import hosts
+from queueservice.engine import metrics
+from queueservice.redis_helpers import connection as redis_conn
+from queueservice.config import Settings
+from queueservice.engine.calls import Call, PatternConverters, build_routes, run
+from queueservice.errors import (
     ApiError,
     InvalidArgument,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
 )
-from .request_body import read_body
-from .responses import error_response, json_response
+from queueservice.engine.request_body import read_body
+from queueservice.engine.responses import error_response, json_response
 
 log = logging.getLogger("queueservice")
 
@@ -60,7 +65,7 @@ def to_api_error(exc: BaseException) -> ApiError:
 
 
 def create_app(settings: Settings | None = None, redis_client=None) -> Flask:
-    """Build the service: load every `api_data/*.api`, bind its module, and route it."""
+    """Build the service: load each served API's document and module, bind them, and route them."""
     settings = settings or Settings.from_env()
     logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -70,7 +75,7 @@ def create_app(settings: Settings | None = None, redis_client=None) -> Flask:
         if not settings.embedded:
             redis_conn.check_policy_at_start(client)
     context = SimpleNamespace(settings=settings, redis=client)
-    bound = [apis_mod.bind(doc, context) for doc in discovery.load_all(settings.api_data_dir)]
+    bound = [apis_mod.bind(doc, module, context) for doc, module in apis_mod.load_apis(settings.served_apis)]
     converters = PatternConverters()
     routes = build_routes(bound, converters)
 

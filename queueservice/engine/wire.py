@@ -8,7 +8,7 @@ left alone, so answers of older documents cost nothing here.
 
 from __future__ import annotations
 
-from .formats import WRITERS
+from queueservice.engine.formats import WRITERS
 
 
 def shape(value, schema_name: str | None, document, enum_ints: bool = False):

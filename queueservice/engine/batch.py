@@ -14,8 +14,8 @@ from flask import Response, current_app, request
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from .errors import InvalidArgument, PayloadTooLarge
-from .request_body import read_body
+from queueservice.errors import InvalidArgument, PayloadTooLarge
+from queueservice.engine.request_body import read_body
 
 MAX_PARTS = 1000
 #: Set in the environ of each part, so a batch reached from inside a batch refuses itself.
@@ -162,7 +162,7 @@ def _run(app, method, path, query, headers, body):
 
 
 def _refused(err):
-    from .responses import dumps
+    from queueservice.engine.responses import dumps
 
     return (f"{err.status} {HTTP_STATUS_CODES.get(err.status, '')}".strip(),
             [("Content-Type", "application/json; charset=UTF-8")], dumps(err.to_dict(), True))

@@ -11,8 +11,8 @@ import re
 
 from flask import request
 
-from .errors import InvalidArgument, NotFound
-from .responses import json_response
+from queueservice.errors import InvalidArgument, NotFound
+from queueservice.engine.responses import json_response
 
 _HOST = re.compile(r"^[A-Za-z0-9.\-_:\[\]]{1,255}$")
 _PREFIX = re.compile(r"^(/[A-Za-z0-9._~\-]+)*$")

@@ -6,7 +6,7 @@ import re
 
 from queueservice.errors import InvalidArgument
 
-from .queues import QueueCatalog, QueueConfig
+from queueservice.stores.pullqueue.queues import QueueCatalog, QueueConfig
 
 MAX_PAYLOAD_BYTES = 1024 * 1024
 MAX_TAG_BYTES = 500

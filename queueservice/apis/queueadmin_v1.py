@@ -1,36 +1,30 @@
 """The admin API of this server (JSON): queues with their counts, tasks by state, dead letters,
-history, purge, release. The dashboard and the CLI are built on it; the module also hands the
-engine the dashboard's pages, the CLI's commands and the queue metrics.
+history, purge, release. The CLI is built on it; the module also hands the engine the
+dashboard's pages and the queue metrics of the operator layer.
 """
 
 from __future__ import annotations
 
 import base64
 
-from api_data.taskqueue.backend import Backend, create_backend  # noqa: F401 (the engine's hook)
-from api_data.taskqueue.rules import project_id, queue_config, task_name
-from api_data.taskqueue.store import Task, state_of
+from queueservice.stores.pullqueue.backend import Backend, create_backend  # noqa: F401 (the engine's hook)
+from queueservice.stores.pullqueue.rules import project_id, queue_config, task_name
+from queueservice.stores.pullqueue.store import Task, state_of
 from queueservice.errors import InvalidArgument, NotFound
 
 
 def web_pages(backend: Backend):
     """The dashboard, served by the same process at /dashboard."""
-    from api_data.taskqueue.dashboard import blueprint
+    from queueservice.operator.dashboard import blueprint
 
     return blueprint(backend)
 
 
 def metrics_collector(backend: Backend):
     """Tasks by state per queue, read from Redis when Prometheus scrapes."""
-    from api_data.taskqueue.metrics import QueueCollector
+    from queueservice.operator.metrics import QueueCollector
 
     return QueueCollector(backend.store, backend.forgetter)
-
-
-def cli_commands():
-    from api_data.taskqueue.cli import commands
-
-    return commands
 
 
 def keys_for(backend: Backend, project: str, queue: str):

@@ -9,9 +9,9 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from queueservice.errors import ApiError, InvalidArgument
 
-from . import presentation
-from .rules import MAX_PAYLOAD_BYTES, project_id, queue_config, tag_bytes, task_name
-from .store import STATES, state_of
+from queueservice.operator import presentation
+from queueservice.stores.pullqueue.rules import MAX_PAYLOAD_BYTES, project_id, queue_config, tag_bytes, task_name
+from queueservice.stores.pullqueue.store import STATES, state_of
 
 PAGE_SIZE = 50
 QUEUES_PAGE_SIZE = 100
@@ -47,7 +47,7 @@ def blueprint(backend) -> Blueprint:
     @pages.errorhandler(Exception)
     def _any_error(exc):
         """Every failure as an HTML page (a Redis outage too), with the status the API would answer."""
-        from queueservice.app import to_api_error
+        from queueservice.engine.app import to_api_error
 
         error = to_api_error(exc)
         return render_template("error.html", status=error.status, message=error.message), error.status

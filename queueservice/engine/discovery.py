@@ -1,4 +1,4 @@
-"""Google discovery documents: loading `api_data/*.api`, walking their methods, serving them."""
+"""Google discovery documents: loading an API's `.api` file, walking its methods, serving it."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ class ApiDocument:
 
     @property
     def module_name(self) -> str:
-        """The paired implementation module: `api_data/<name>_<version>.py`."""
+        """The paired implementation module's name: `<name>_<version>` (beside the document)."""
         return f"{self.name}_{self.version}".replace(".", "_")
 
     @property
@@ -157,15 +157,6 @@ def _walk(resources: dict, path: Path):
             except KeyError as exc:
                 raise DocumentError(f"{path}: a method lacks {exc}") from exc
         yield from _walk(resource.get("resources", {}), path)
-
-
-def load_all(directory: Path) -> list:
-    """Every `*.api` document in `directory`, sorted by file name."""
-    docs = [load_document(p) for p in sorted(Path(directory).glob("*.api"))]
-    names = [(d.name, d.version) for d in docs]
-    if len(set(names)) != len(names):
-        raise DocumentError(f"{directory}: two documents describe the same API version")
-    return docs
 
 
 _TEMPLATE = re.compile(r"\{(\+?)([^}]+)\}")

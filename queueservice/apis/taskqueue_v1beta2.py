@@ -11,11 +11,11 @@ import binascii
 import re
 import secrets
 
-from api_data.taskqueue.backend import Backend, create_backend  # noqa: F401 (the engine's hook)
-from api_data.taskqueue.queues import QueueConfig
-from api_data.taskqueue.rules import MAX_PAYLOAD_BYTES, project_id, shown, tag_bytes, task_name
-from api_data.taskqueue.rules import queue_config as _queue_config
-from api_data.taskqueue.store import Task
+from queueservice.stores.pullqueue.backend import Backend, create_backend  # noqa: F401 (the engine's hook)
+from queueservice.stores.pullqueue.queues import QueueConfig
+from queueservice.stores.pullqueue.rules import MAX_PAYLOAD_BYTES, project_id, shown, tag_bytes, task_name
+from queueservice.stores.pullqueue.rules import queue_config as _queue_config
+from queueservice.stores.pullqueue.store import Task
 from queueservice.errors import InvalidArgument, PayloadTooLarge, RequiredArgument
 
 MAX_LIST_TASKS = 1000

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .forgetting import Forgetter
-from .queues import QueueCatalog
-from .store import TaskStore
+from queueservice.stores.pullqueue.forgetting import Forgetter
+from queueservice.stores.pullqueue.queues import QueueCatalog
+from queueservice.stores.pullqueue.store import TaskStore
 
 
 @dataclass

@@ -16,7 +16,7 @@ import urllib.request
 
 import click
 
-from . import presentation
+from queueservice.operator import presentation
 
 _TASKQUEUE = "/taskqueue/v1beta2/projects/{project}/taskqueues/{queue}"
 _ADMIN = "/admin/v1/projects/{project}/queues/{queue}"

@@ -11,7 +11,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from .errors import StartupError
+from queueservice.errors import StartupError
 
 log = logging.getLogger("queueservice")
 

@@ -8,14 +8,18 @@ from dataclasses import dataclass
 
 import orjson
 
-from . import fields as fields_mod
-from . import failures, metrics, params, schema, wire
-from .apis import BoundApi
+from queueservice.engine import fields as fields_mod
+from queueservice.engine import failures
+from queueservice.engine import metrics
+from queueservice.engine import params
+from queueservice.engine import schema
+from queueservice.engine import wire
+from queueservice.engine.binding import BoundApi
 from werkzeug.datastructures import MultiDict
 from werkzeug.routing import BaseConverter
 
-from .discovery import DocumentError, Method, bare_pattern, path_regex, path_to_rule, sample_path, snake
-from .errors import InvalidArgument, ParseError
+from queueservice.engine.discovery import DocumentError, Method, bare_pattern, path_regex, path_to_rule, sample_path, snake
+from queueservice.errors import InvalidArgument, ParseError
 
 access_log = logging.getLogger("queueservice.access")
 

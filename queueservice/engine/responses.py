@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 from flask import Response
 
-from .errors import ApiError
+from queueservice.errors import ApiError
 
 JSON_TYPE = "application/json; charset=UTF-8"
 

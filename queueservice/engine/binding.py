@@ -8,12 +8,14 @@ when the method has a request. A mismatch stops start-up instead of failing a re
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 
-from .discovery import ApiDocument, DocumentError, Method, snake
+from queueservice.engine.discovery import ApiDocument, DocumentError, Method, load_document, snake
 
 
 @dataclass
@@ -41,19 +43,41 @@ class BoundApi:
         return getattr(self.module, "EMPTY_ANSWER", None)
 
 
-def import_module(document: ApiDocument) -> ModuleType:
-    """Import `<dir>/<name>_<version>.py` as a submodule of the document's folder."""
-    folder = document.path.parent
-    parent = str(folder.parent)
-    if parent not in sys.path:
-        sys.path.insert(0, parent)
-    qualified = f"{folder.name}.{document.module_name}"
-    try:
-        return importlib.import_module(qualified)
-    except ModuleNotFoundError as exc:
-        if exc.name in (qualified, folder.name):
-            raise DocumentError(f"{document.path}: no implementation module {qualified}") from exc
-        raise
+def load_api(spec: str) -> tuple:
+    """(document, module) of one API: `spec` is the module's dotted name, its document the `.api`
+    file beside it; or (for tests) the path of a `.api` file, its module the `.py` beside it."""
+    if spec.endswith(".api"):
+        path = Path(spec)
+        module_path = path.with_suffix(".py")
+        if not module_path.exists():
+            raise DocumentError(f"{path}: no implementation module {module_path.name} beside it")
+        name = f"_queueservice_api_{abs(hash(str(path.resolve())))}"
+        loader = importlib.util.spec_from_file_location(name, module_path)
+        module = importlib.util.module_from_spec(loader)
+        sys.modules[name] = module
+        loader.loader.exec_module(module)
+    else:
+        try:
+            module = importlib.import_module(spec)
+        except ModuleNotFoundError as exc:
+            if exc.name and spec.startswith(exc.name):
+                raise DocumentError(f"API module {spec} does not exist") from exc
+            raise
+        path = Path(module.__file__).with_suffix(".api")
+    document = load_document(path)
+    if document.module_name != path.stem:
+        raise DocumentError(f"{path}: describes {document.name} {document.version}, so its file "
+                            f"should be named {document.module_name}.api")
+    return document, module
+
+
+def load_apis(specs) -> list:
+    """[(document, module)] of every API in `specs`; two documents of one API version stop start-up."""
+    loaded = [load_api(spec) for spec in specs]
+    names = [(d.name, d.version) for d, _ in loaded]
+    if len(set(names)) != len(names):
+        raise DocumentError("two served documents describe the same API version")
+    return loaded
 
 
 def resolve_handlers(document: ApiDocument, module: ModuleType) -> dict:
@@ -84,9 +108,8 @@ def resolve_handlers(document: ApiDocument, module: ModuleType) -> dict:
     return handlers
 
 
-def bind(document: ApiDocument, context) -> BoundApi:
-    """Import, check and set up one API; its module's `create_backend(context)` builds its storage."""
-    module = import_module(document)
+def bind(document: ApiDocument, module: ModuleType, context) -> BoundApi:
+    """Check and set up one API; its module's `create_backend(context)` builds its storage."""
     handlers = resolve_handlers(document, module)
     create = getattr(module, "create_backend", None)
     backend = create(context) if callable(create) else None

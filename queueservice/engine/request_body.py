@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import request
 
-from .errors import InvalidArgument, PayloadTooLarge
+from queueservice.errors import InvalidArgument, PayloadTooLarge
 
 
 def read_body(max_bytes: int) -> bytes:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 
-from . import redis_conn
-from .errors import ApiError, InternalError, Unavailable
+from queueservice.redis_helpers import connection as redis_conn
+from queueservice.errors import ApiError, InternalError, Unavailable
 
 log = logging.getLogger("queueservice")
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from redis.cluster import RedisCluster
 
 from queueservice.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
-from queueservice.scripts import Scripts
+from queueservice.redis_helpers.scripts import Scripts
 
-from .keys import REGISTRY, TOMBSTONES_PATTERN, QueueKeys, parse_registry_entry, registry_entry
+from queueservice.stores.pullqueue.keys import REGISTRY, TOMBSTONES_PATTERN, QueueKeys, parse_registry_entry, registry_entry
 
 LUA_DIR = Path(__file__).with_name("lua")
 STATES = ("all", "available", "leased", "delayed", "dead")

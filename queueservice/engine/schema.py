@@ -6,9 +6,9 @@ so both are accepted and turned into ints. Unknown fields are ignored, as Google
 
 from __future__ import annotations
 
-from .discovery import Parameter
-from .errors import InvalidArgument
-from .params import convert
+from queueservice.engine.discovery import Parameter
+from queueservice.errors import InvalidArgument
+from queueservice.engine.params import convert
 
 _MAX_DEPTH = 32
 
