@@ -60,28 +60,33 @@ class JsonErrorThreadWorker(ThreadWorker):
         leftover = conn.parser.unreader.take_buffered() if conn.parser is not None else b""
         conn.qs_buffer = RequestBuffer(self.max_body, leftover)
         conn.sock.setblocking(False)
-        if self._advance(conn):
+        # Most requests are already here (a kept-alive socket is readable): read before polling.
+        if self._advance(conn) or self._read(conn):
             return
         self.buffering[conn] = time.monotonic() + self.read_timeout
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, conn))
 
     def _on_readable(self, conn, _sock):
-        try:
-            chunk = conn.sock.recv(65536)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            chunk = b""
-        if not chunk:  # the client went away before its request was whole
-            self._drop(conn)
-            return
-        conn.qs_buffer.feed(chunk)
-        if self._advance(conn):
+        if self._read(conn):
             self.buffering.pop(conn, None)
             try:
                 self.poller.unregister(conn.sock)
             except (KeyError, ValueError, OSError):
                 pass
+
+    def _read(self, conn) -> bool:
+        """Read what has arrived; True when the connection left the buffering stage."""
+        try:
+            chunk = conn.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            chunk = b""
+        if not chunk:  # the client went away before its request was whole
+            self._drop(conn)
+            return True
+        conn.qs_buffer.feed(chunk)
+        return self._advance(conn)
 
     def _advance(self, conn) -> bool:
         """True when the connection left the buffering stage (handed to a thread, or refused)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from queueservice.stores.pullqueue.queues import QueueCatalog, QueueConfigError
@@ -81,4 +83,27 @@ def test_broken_queue_yaml_stops_start_up_with_a_clear_message(tmp_path, text, m
     path = tmp_path / "queue.yaml"
     path.write_text(text)
     with pytest.raises(QueueConfigError, match=message):
+        QueueCatalog.from_file(str(path))
+
+
+def test_start_up_says_how_many_queues_were_loaded(tmp_path, caplog):
+    path = tmp_path / "queue.yaml"
+    path.write_text(QUEUE_YAML)
+    with caplog.at_level("INFO", logger="queueservice"):
+        QueueCatalog.from_file(str(path))
+    assert f"QUEUE_CONFIG {path}: loaded 2 queues (1 pull, 1 push" in caplog.text
+
+
+@pytest.mark.parametrize("text,message", [
+    ("queue:\n- name: a\n  mode: pul", "write `mode: pull`"),
+    ("queues:\n- name: a", "did you mean 'queue'"),
+    ("queue:\n- name: a\n  retry_parameters:\n    task_retry_limt: 2", "did you mean 'task_retry_limit'"),
+    ("queue:\n- name: a\n  mode: pull\n- name: a\n  mode: pull", "defined twice"),
+    ("queue: []", "at least one queue"),
+    ("", "the file is empty"),
+])
+def test_queue_yaml_is_checked_fully(tmp_path, text, message):
+    path = tmp_path / "queue.yaml"
+    path.write_text(text)
+    with pytest.raises(QueueConfigError, match=re.escape(message)):
         QueueCatalog.from_file(str(path))

@@ -164,3 +164,20 @@ def test_rediss_refuses_an_untrusted_certificate(tls_and_unix_redis):
 def test_unix_socket_url(tls_and_unix_redis):
     _, sock, _ = tls_and_unix_redis
     _round_trip(f"unix://:s3cret@{sock}?db=2")
+
+
+def test_evicting_policy_on_any_cluster_node_is_found(redis_cluster):
+    from queueservice import redis_conn
+    from queueservice.config import Settings
+    from queueservice.errors import StartupError
+
+    client = redis_conn.connect(Settings(redis_url=redis_cluster.url, redis_cluster=True))
+    node = redis.Redis(port=redis_cluster.nodes[2].port)
+    node.config_set("maxmemory-policy", "volatile-lru")
+    try:
+        assert "volatile-lru" in redis_conn.memory_problem(client)
+        with pytest.raises(StartupError, match="volatile-lru"):
+            redis_conn.check_policy_at_start(client)
+    finally:
+        node.config_set("maxmemory-policy", "noeviction")
+    assert redis_conn.memory_problem(client) is None

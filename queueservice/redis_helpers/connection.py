@@ -138,8 +138,13 @@ def evicting_policy_message(policy: str) -> str:
 
 def memory_info(client) -> list | None:
     """INFO memory of every node ([dict]), or None when Redis refuses INFO (a managed Redis may)."""
+    from redis.cluster import RedisCluster
+
     try:
-        info = client.info("memory")
+        if isinstance(client, RedisCluster):
+            info = client.info("memory", target_nodes=RedisCluster.PRIMARIES)
+        else:
+            info = client.info("memory")
     except redis.exceptions.ResponseError:
         return None
     if info and all(isinstance(v, dict) for v in info.values()):  # a cluster: one dict per node
