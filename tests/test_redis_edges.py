@@ -167,7 +167,7 @@ def test_unix_socket_url(tls_and_unix_redis):
 
 
 def test_evicting_policy_on_any_cluster_node_is_found(redis_cluster):
-    from queueservice import redis_conn
+    from queueservice.redis_helpers import connection as redis_conn
     from queueservice.config import Settings
     from queueservice.errors import StartupError
 
