@@ -62,6 +62,33 @@ def serve_cmd():
     serve()
 
 
+@main.command("worker")
+def worker_cmd():
+    """Run the background services without serving HTTP (to scale them apart); stops on SIGTERM."""
+    import signal
+    import threading
+
+    from queueservice.engine.discovery import DocumentError
+    from queueservice.errors import StartupError
+    from queueservice.engine.app import create_app
+
+    settings = Settings.from_env()
+    if settings.embedded:
+        raise click.ClickException("the worker needs REDIS_URL: the embedded store lives in the serving process")
+    try:
+        services = create_app(settings).extensions["queueservice"].services
+    except (StartupError, DocumentError) as exc:
+        raise SystemExit(f"queueservice: {exc}") from None
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    services.start()
+    click.echo(f"queueservice: running background services ({', '.join(services.names())}); "
+               "stop with SIGTERM", err=True)
+    stopping.wait()
+    services.stop()
+
+
 def _add_operator_commands(group) -> None:
     from queueservice.operator.cli import commands
 

@@ -48,6 +48,25 @@ def _on_starting(server) -> None:
         raise
 
 
+def _services(worker):
+    app = getattr(worker, "wsgi", None)
+    engine = getattr(app, "extensions", {}).get("queueservice")
+    return engine.services if engine is not None else None
+
+
+def _post_worker_init(worker) -> None:
+    """The worker's app is loaded: start its background services (their home by default)."""
+    services = _services(worker)
+    if services is not None:
+        services.start()
+
+
+def _worker_exit(server, worker) -> None:
+    services = _services(worker)
+    if services is not None:
+        services.stop()
+
+
 def options(settings: Settings | None = None) -> dict:
     """gunicorn options: bind HOST:PORT; one worker with the embedded store (it lives in-process)."""
     settings = settings or Settings.from_env()
@@ -69,4 +88,6 @@ def options(settings: Settings | None = None) -> dict:
         "on_starting": _on_starting,
         "child_exit": _child_exit,
         "on_exit": _on_exit,
+        "post_worker_init": _post_worker_init,
+        "worker_exit": _worker_exit,
     }

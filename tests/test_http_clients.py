@@ -109,8 +109,11 @@ def test_unknown_route_over_http_is_json_404(gunicorn_server):
     expect_json_error(r, 404, "notFound")
 
 
-def test_healthz_reports_redis(gunicorn_server):
-    assert requests.get(gunicorn_server.url + "/healthz").json() == {"status": "ok", "store": "redis"}
+def test_healthz_reports_redis_and_each_service(gunicorn_server):
+    body = requests.get(gunicorn_server.url + "/healthz").json()
+    assert (body["status"], body["store"]) == ("ok", "redis")
+    assert body["services"]["pullqueue"]["status"] == "ok"
+    assert isinstance(body["services"]["pullqueue"]["queues"], int)
 
 
 def test_python_m_queueservice_serves_the_embedded_store(tmp_path):

@@ -63,7 +63,7 @@ def test_overview_is_paged_and_metrics_leave_out_idle_queues(redis_server):
         last = requests.get(web.url + "/dashboard/?offset=200", timeout=10).text
         assert len(re.findall(r'<tr data-queue="many/', last)) == 50 and "q249" in last
         metrics = requests.get(web.url + "/metrics", timeout=10).text
-        listed = set(re.findall(r'queueservice_tasks\{project="many",queue="(q\d+)",state="available"\} 1.0', metrics))
+        listed = set(re.findall(r'queueservice_tasks\{api="taskqueue",project="many",queue="(q\d+)",state="available"\} 1.0', metrics))
         assert listed == {f"q{i:03d}" for i in range(0, 250, 50)}
         assert 'queue="q001"' not in metrics
     finally:

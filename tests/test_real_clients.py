@@ -20,7 +20,7 @@ import pytest
 import requests
 from googleapiclient.discovery import build, build_from_document
 
-from tests.helpers import b64, expect_error, expect_json_error, insert, lease
+from tests.helpers import advance_clock, b64, expect_error, expect_json_error, insert, lease
 
 REPO = Path(__file__).resolve().parent.parent
 GOOGLE_DOC = REPO / "tests" / "fixtures" / "google_taskqueue_v1beta2.json"
@@ -252,7 +252,7 @@ def test_a_tombstone_runs_out_after_task_tombstone_secs(redis_client, queue):
 
     from tests.flask_http import FlaskHttp
 
-    app = create_app(Settings(redis_url="redis://unused", log_level="WARNING", task_tombstone_secs=1),
+    app = create_app(Settings(redis_url="redis://unused", log_level="WARNING", task_tombstone_secs=600),
                      redis_client=redis_client)
     api = build("taskqueue", "v1beta2", http=FlaskHttp(app), static_discovery=False,
                 discoveryServiceUrl="http://localhost/discovery/v1/apis/{api}/{apiVersion}/rest")
@@ -260,7 +260,9 @@ def test_a_tombstone_runs_out_after_task_tombstone_secs(redis_client, queue):
     api.tasks().delete(project="app", taskqueue=queue, task="brief").execute()
     expect_error(api.tasks().insert(project="app", taskqueue=queue,
                                     body={"id": "brief", "payloadBase64": "eA=="}), 409, "conflict")
-    time.sleep(1.1)
+    advance_clock(app.test_client(), 599)
+    expect_error(api.tasks().delete(project="app", taskqueue=queue, task="brief"), 400, "invalid")
+    advance_clock(app.test_client(), 2)
     assert insert(api, queue, id="brief", project="app")["id"] == "brief"
 
 

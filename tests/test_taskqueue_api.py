@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.helpers import PROJECT, b64, expect_error, insert, lease
+from tests.helpers import PROJECT, advance_clock, b64, expect_error, insert, lease
 
 
 # --- insert ------------------------------------------------------------------------------
@@ -165,10 +165,10 @@ def test_delete_of_an_unknown_task_is_404(api, queue):
     expect_error(api.tasks().delete(project=PROJECT, taskqueue=queue, task="gone"), 404, "notFound")
 
 
-def test_delete_is_allowed_after_the_lease_expired(api, queue):
+def test_delete_is_allowed_after_the_lease_expired(api, client, queue):
     insert(api, queue, id="slow")
-    lease(api, queue, secs=1)
-    time.sleep(1.1)
+    lease(api, queue, secs=60)
+    advance_clock(client, 61)
     api.tasks().delete(project=PROJECT, taskqueue=queue, task="slow").execute()
     expect_error(api.tasks().get(project=PROJECT, taskqueue=queue, task="slow"), 404, "notFound")
 

@@ -1,142 +1,107 @@
-"""The admin API of this server (JSON): queues with their counts, tasks by state, dead letters,
-history, purge, release. The CLI is built on it; the module also hands the engine the
-dashboard's pages and the queue metrics of the operator layer.
+"""The admin API of this server (JSON): the operator operations over HTTP. Queues of every kind
+with their counts, tasks by state, dead letters, history, purge, release, tombstones.
+
+The dashboard calls the same operations (`queueservice.operator.operations`); the module hands
+the engine the dashboard's pages and the queue metrics of the operator layer.
 """
 
 from __future__ import annotations
 
-import base64
+from queueservice.operator.operations import Operations
+from queueservice.redis_helpers.clock import Clock
+from queueservice.stores.pullqueue.backend import create_backend as pull_queues
 
-from queueservice.stores.pullqueue.backend import Backend, create_backend  # noqa: F401 (the engine's hook)
-from queueservice.stores.pullqueue.rules import project_id, queue_config, task_name
-from queueservice.stores.pullqueue.store import Task, state_of
-from queueservice.errors import InvalidArgument, NotFound
+#: Fields the document types int64: answered as JSON strings, Google's convention.
+INT64_FIELDS = frozenset({"at", "enqueueTimestamp", "leaseTimestamp", "leasedLastHour", "leasedLastMinute",
+                          "now", "oldestTask"})
 
 
-def web_pages(backend: Backend):
+def create_backend(services) -> Operations:
+    """The operations over every kind of queue the process serves (the pull queues at least)."""
+    pull_queues(services)
+    return Operations(services.kinds, clock=services.get("clock", lambda s: Clock(s.redis)))
+
+
+def web_pages(ops: Operations):
     """The dashboard, served by the same process at /dashboard."""
     from queueservice.operator.dashboard import blueprint
 
-    return blueprint(backend)
+    return blueprint(ops)
 
 
-def metrics_collector(backend: Backend):
-    """Tasks by state per queue, read from Redis when Prometheus scrapes."""
+def metrics_collector(ops: Operations):
+    """Tasks by state per queue and API, read from the stores when Prometheus scrapes."""
     from queueservice.operator.metrics import QueueCollector
 
-    return QueueCollector(backend.store, backend.forgetter)
+    return QueueCollector(ops)
 
 
-def keys_for(backend: Backend, project: str, queue: str):
-    config = queue_config(backend.queues, queue, location="queue")
-    return backend.store.keys(project_id(project), queue), config
+def wire(value):
+    """The answer with its int64 fields as strings."""
+    if isinstance(value, dict):
+        return {k: (str(v) if k in INT64_FIELDS and isinstance(v, int) else wire(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [wire(v) for v in value]
+    return value
 
 
-def summary(backend: Backend, keys, config=None) -> dict:
-    config = config or backend.queues.resolve(keys.queue)
-    stats = backend.store.stats(keys)
-    return {"project": keys.project, "queue": keys.queue, "total": stats.total_tasks,
-            "available": stats.available, "leased": stats.leased, "delayed": stats.delayed,
-            "dead": stats.dead_lettered, "leasedLastMinute": stats.leased_last_minute,
-            "leasedLastHour": stats.leased_last_hour, "oldestTask": stats.oldest_task_usec,
-            "maxLeases": config.max_leases}
+def queues_list(ops, offset, limit):
+    return wire(ops.queues(offset, limit))
 
 
-def task_json(task: Task, state: str) -> dict:
-    out = {"id": task.name, "state": state, "retryCount": task.retry_count,
-           "enqueueTimestamp": task.enqueue_usec, "leaseTimestamp": task.lease_usec}
-    if task.tag:
-        out["tag"] = task.tag.decode("utf-8", "replace")
-    if task.payload is not None:
-        out["payloadBase64"] = base64.b64encode(task.payload).decode("ascii")
-        out["payloadSize"] = len(task.payload)
-    return out
+def queues_get(ops, project, queue, api):
+    return wire(ops.queue(project, queue, api))
 
 
-def event_json(event) -> dict:
-    return {"task": event.task, "event": event.event, "retryCount": event.retry_count, "at": event.at_usec}
+def queues_purge(ops, project, queue, limit, api):
+    return ops.purge_step(project, queue, limit, api)
 
 
-def queues_list(backend):
-    items = []
-    for keys in backend.store.queues():
-        try:
-            items.append(summary(backend, keys))
-        except (NotFound, InvalidArgument):  # a queue no longer in QUEUE_CONFIG is left out
-            continue
-    return {"items": items}
+def queues_requeue_dead(ops, project, queue, limit, api):
+    return ops.requeue_dead(project, queue, limit, api)
 
 
-def queues_get(backend, project, queue):
-    keys, config = keys_for(backend, project, queue)
-    return summary(backend, keys, config)
+def queues_history(ops, project, queue, limit, api, task=None):
+    return wire(ops.history(project, queue, task, limit, api))
 
 
-def queues_purge(backend, project, queue, limit):
-    keys, _ = keys_for(backend, project, queue)
-    deleted, remaining = backend.store.purge_step(keys, limit)
-    return {"deleted": deleted, "remaining": remaining}
+def queues_clear_tombstones(ops, project, queue, api):
+    return {"cleared": ops.clear_tombstones(project, queue, api)}
 
 
-def queues_requeue_dead(backend, project, queue, limit):
-    keys, _ = keys_for(backend, project, queue)
-    page = backend.store.browse(keys, "dead", 0, limit)
-    for task in page.tasks:
-        backend.store.requeue(keys, task.name)
-    return {"requeued": len(page.tasks)}
+def tasks_list(ops, project, queue, state, offset, limit, api, tag=None):
+    return wire(ops.tasks(project, queue, state, offset, limit, tag, api))
 
 
-def queues_history(backend, project, queue, limit, task=None):
-    keys, _ = keys_for(backend, project, queue)
-    if task is not None:
-        task_name(task)
-    return {"items": [event_json(e) for e in backend.store.history(keys, task, limit)]}
+def tasks_get(ops, project, queue, task, api):
+    return wire(ops.task(project, queue, task, api))
 
 
-def tasks_list(backend, project, queue, state, offset, limit, tag=None):
-    keys, _ = keys_for(backend, project, queue)
-    page = backend.store.browse(keys, state, offset, limit,
-                                tag=tag.encode("utf-8", "surrogatepass") if tag is not None else None)
-    out = {"items": [task_json(t, "dead" if state == "dead" else state_of(t, page.now_usec)) for t in page.tasks],
-           "offset": offset}
-    if page.total is not None:
-        out["total"] = page.total
-    return out
+def tasks_delete(ops, project, queue, task, api):
+    ops.act(project, queue, "delete", task, api)
 
 
-def tasks_get(backend, project, queue, task):
-    keys, _ = keys_for(backend, project, queue)
-    found, state, _ = backend.store.inspect(keys, task_name(task))
-    out = task_json(found, state)
-    out["history"] = [event_json(e) for e in backend.store.history(keys, found.name, 100)
-                      if e.at_usec >= found.enqueue_usec]  # not a deleted task of the same name
-    return out
+def tasks_release(ops, project, queue, task, api):
+    return wire(ops.act(project, queue, "release", task, api))
 
 
-def tasks_delete(backend, project, queue, task):
-    keys, _ = keys_for(backend, project, queue)
-    backend.store.delete(keys, task_name(task))
-    return None
+def tasks_requeue(ops, project, queue, task, api):
+    return wire(ops.act(project, queue, "requeue", task, api))
 
 
-def tasks_release(backend, project, queue, task):
-    keys, _ = keys_for(backend, project, queue)
-    backend.store.renew(keys, task_name(task), 0)
-    found, state, _ = backend.store.inspect(keys, task)
-    return task_json(found, state)
+def tombstones_clear(ops):
+    return {"cleared": ops.clear_tombstones()}
 
 
-def tasks_requeue(backend, project, queue, task):
-    keys, _ = keys_for(backend, project, queue)
-    backend.store.requeue(keys, task_name(task))
-    found, state, _ = backend.store.inspect(keys, task)
-    return task_json(found, state)
+def clock_get(ops):
+    return wire(ops.clock_state())
 
 
-def queues_clear_tombstones(backend, project, queue):
-    keys, _ = keys_for(backend, project, queue)
-    return {"cleared": backend.store.clear_tombstones(keys)}
+def clock_advance(ops, seconds):
+    ops.clock.advance(round(seconds * 1_000_000))
+    return wire(ops.clock_state())
 
 
-def tombstones_clear(backend):
-    return {"cleared": backend.store.clear_all_tombstones()}
+def clock_reset(ops):
+    ops.clock.reset()
+    return wire(ops.clock_state())

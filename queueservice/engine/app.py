@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from flask import Flask, Response, redirect, request
 from werkzeug.exceptions import HTTPException
 
@@ -16,6 +15,7 @@ from queueservice.engine import hosts
 from queueservice.engine import metrics
 from queueservice.redis_helpers import connection as redis_conn
 from queueservice.config import Settings
+from queueservice.services import Services
 from queueservice.engine.calls import Call, PatternConverters, build_routes, run
 from queueservice.errors import (
     ApiError,
@@ -32,13 +32,15 @@ log = logging.getLogger("queueservice")
 
 @dataclass
 class Engine:
-    """What the views share: settings, the Redis client, the bound APIs and their routes."""
+    """What the views share: settings, the Redis client, the bound APIs and their routes, and the
+    process's long-lived services (started and stopped with the serving process)."""
 
     settings: Settings
     redis: object
     apis: list
     routes: dict
     collectors: list = field(default_factory=list)
+    services: Services | None = None
 
 
 def engine() -> Engine:
@@ -74,8 +76,8 @@ def create_app(settings: Settings | None = None, redis_client=None) -> Flask:
         client = redis_conn.connect(settings)
         if not settings.embedded:
             redis_conn.check_policy_at_start(client)
-    context = SimpleNamespace(settings=settings, redis=client)
-    bound = [apis_mod.bind(doc, module, context) for doc, module in apis_mod.load_apis(settings.served_apis)]
+    services = Services(settings, client)
+    bound = [apis_mod.bind(doc, module, services) for doc, module in apis_mod.load_apis(settings.served_apis)]
     converters = PatternConverters()
     routes = build_routes(bound, converters)
 
@@ -83,7 +85,7 @@ def create_app(settings: Settings | None = None, redis_client=None) -> Flask:
     app.url_map.strict_slashes = False
     app.url_map.merge_slashes = False
     app.url_map.converters.update(converters.classes())
-    eng = Engine(settings=settings, redis=client, apis=bound, routes={})
+    eng = Engine(settings=settings, redis=client, apis=bound, routes={}, services=services)
     app.extensions["queueservice"] = eng
 
     for index, route in enumerate(routes):
@@ -169,4 +171,10 @@ def _healthz():
             problem = "The task store is unavailable"
     if problem:
         body.update(status="unavailable", problem=problem)
+    else:
+        body["services"] = eng.services.health()
+        failing = [n for n, h in body["services"].items() if h.get("status") != "ok"]
+        if failing:
+            body.update(status="unavailable", problem=f"Service {failing[0]} is unavailable")
+            problem = body["problem"]
     return json_response(body, status=503 if problem else 200)

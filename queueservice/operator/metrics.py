@@ -1,4 +1,4 @@
-"""Tasks by state per queue, read from Redis when Prometheus scrapes (so all workers agree)."""
+"""Tasks by state per queue and API, read from the stores when Prometheus scrapes (so all workers agree)."""
 
 from __future__ import annotations
 
@@ -6,36 +6,36 @@ from prometheus_client.core import GaugeMetricFamily
 
 
 class QueueCollector:
-    """Per-queue series of the queues that hold tasks or leased in the last hour; the others
-    (empty, idle) are left out, so a scrape stays fast with thousands of used-and-emptied queues."""
+    """Per-queue series of the queues that hold tasks or were active lately, of every kind; the
+    others (empty, idle) are left out, so a scrape stays fast with thousands of emptied queues."""
 
-    def __init__(self, store, forgetter=None):
-        self._store = store
-        self._forgetter = forgetter
+    def __init__(self, ops):
+        self._ops = ops
 
     def describe(self):
         return []
 
     def collect(self):
-        tasks = GaugeMetricFamily("queueservice_tasks", "Tasks by state", labels=["project", "queue", "state"])
+        labels = ["api", "project", "queue"]
+        tasks = GaugeMetricFamily("queueservice_tasks", "Tasks by state", labels=labels + ["state"])
         leased = GaugeMetricFamily("queueservice_tasks_leased_last_minute", "Tasks leased in the last minute",
-                                   labels=["project", "queue"])
+                                   labels=labels)
         oldest = GaugeMetricFamily("queueservice_oldest_task_age_seconds", "Age of the oldest live task",
-                                   labels=["project", "queue"])
-        if self._forgetter:
-            self._forgetter.nudge()
-        now = self._store.now_usec()
-        queues = self._store.queues()
-        for keys, stats in zip(queues, self._store.summaries(queues, skip_idle=True)):
-            if stats is None:
-                continue
-            labels = [keys.project, keys.queue]
-            for state, value in (("available", stats.available), ("leased", stats.leased),
-                                 ("delayed", stats.delayed), ("dead", stats.dead_lettered)):
-                tasks.add_metric(labels + [state], value)
-            leased.add_metric(labels, stats.leased_last_minute)
-            if stats.oldest_task_usec:
-                oldest.add_metric(labels, max(0.0, (now - stats.oldest_task_usec) / 1e6))
+                                   labels=labels)
+        now = self._ops.now_usec()
+        for kind in self._ops.kinds():
+            kind.nudge()
+            refs = kind.queues()
+            for summary in kind.summaries(refs, skip_idle=True):
+                if summary is None:
+                    continue
+                values = [summary["api"], summary["project"], summary["queue"]]
+                for state in kind.states[1:]:
+                    tasks.add_metric(values + [state], summary[state])
+                if "leasedLastMinute" in summary:
+                    leased.add_metric(values, summary["leasedLastMinute"])
+                if summary.get("oldestTask"):
+                    oldest.add_metric(values, max(0.0, (now - summary["oldestTask"]) / 1e6))
         yield tasks
         yield leased
         yield oldest

@@ -22,6 +22,26 @@ class Forgetter:
         self._idle_secs = idle_secs
         self._lock = threading.Lock()
         self._last = -SWEEP_EVERY_SECS
+        self._stopping = threading.Event()
+        self._loop = None
+
+    def start(self) -> None:
+        """Sweep every minute in the background too, so queues are forgotten with nobody looking."""
+        if not self._idle_secs or self._loop is not None:
+            return
+        self._stopping.clear()
+        self._loop = threading.Thread(target=self._run, name="queueservice-forget-loop", daemon=True)
+        self._loop.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._loop is not None:
+            self._loop.join(timeout=5)
+            self._loop = None
+
+    def _run(self) -> None:
+        while not self._stopping.wait(SWEEP_EVERY_SECS):
+            self.nudge()
 
     def nudge(self) -> None:
         """Start a sweep in the background if none ran in the last minute (0 = never forget)."""

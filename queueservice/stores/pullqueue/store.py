@@ -14,6 +14,7 @@ from pathlib import Path
 from redis.cluster import RedisCluster
 
 from queueservice.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
+from queueservice.redis_helpers.clock import Clock
 from queueservice.redis_helpers.scripts import Scripts
 
 from queueservice.stores.pullqueue.keys import REGISTRY, TOMBSTONES_PATTERN, QueueKeys, parse_registry_entry, registry_entry
@@ -138,9 +139,11 @@ class TaskStore:
     connection errors propagate (the engine answers 503).
     """
 
-    def __init__(self, client, history_max_events: int = 10_000, tombstone_secs: int = 0):
-        """`tombstone_secs`: how long a deleted task's name stays reserved (0: not at all)."""
+    def __init__(self, client, history_max_events: int = 10_000, tombstone_secs: int = 0, clock: Clock | None = None):
+        """`tombstone_secs`: how long a deleted task's name stays reserved (0: not at all); `clock`
+        the shared clock (Redis TIME plus the offset tests may set)."""
         self._redis = client
+        self.clock = clock or Clock(client)
         self._scripts = Scripts(client, LUA_DIR)
         self._history = max(0, history_max_events)
         self._tombstone_usec = max(0, tombstone_secs) * 1_000_000
@@ -155,7 +158,11 @@ class TaskStore:
         return QueueKeys(project, queue)
 
     def _run(self, script: str, keys: QueueKeys, *args):
-        return self._scripts.run(script, keys.all(), [keys.base, self._history, *args])
+        return self._scripts.run(script, self._keys_for(keys), [keys.base, self._history, *args])
+
+    def _keys_for(self, keys: QueueKeys) -> list:
+        """What a script of one queue gets as KEYS: the queue's keys, then the clock's."""
+        return keys.all() + [self.clock.key(keys.base)]
 
     def _register(self, keys: QueueKeys):
         """Remember the queue in the registry once per process (a second round trip only then)."""
@@ -188,11 +195,11 @@ class TaskStore:
             honour = "1" if self._tombstone_usec else "0"
             args = [[keys.base, self._history, name, payload, 0, "s", b"", 0, honour] for name, payload in pending]
             if isinstance(self._redis, RedisCluster):  # redis-py refuses EVALSHA in cluster pipelines
-                replies = [script(keys=keys.all(), args=a) for a in args]
+                replies = [script(keys=self._keys_for(keys), args=a) for a in args]
             else:
                 pipe = self._redis.pipeline(transaction=False)
                 for a in args:
-                    script(keys=keys.all(), args=a, client=pipe)
+                    script(keys=self._keys_for(keys), args=a, client=pipe)
                 replies = pipe.execute()
             inserted += sum(1 for reply in replies if reply[0] == Code.OK)
             pending.clear()
@@ -278,6 +285,11 @@ class TaskStore:
             _raise_for(reply[0], keys, name)
         return Task.from_reply(reply[1])
 
+    def requeue_dead(self, keys: QueueKeys, limit: int = 1000) -> tuple:
+        """Requeue up to `limit` dead letters, oldest first; returns (requeued, dead letters left)."""
+        requeued, remaining = self._run("requeue_dead", keys, limit)
+        return int(requeued), int(remaining)
+
     def purge_step(self, keys: QueueKeys, limit: int = 1000) -> tuple:
         """Delete up to `limit` tasks, oldest first; returns (deleted, remaining)."""
         deleted, remaining = self._run("purge", keys, limit)
@@ -317,9 +329,8 @@ class TaskStore:
         return events
 
     def now_usec(self) -> int:
-        """The store's clock (Redis TIME), in µs."""
-        seconds, micros = self._redis.time()
-        return seconds * 1_000_000 + micros
+        """The store's clock (Redis TIME plus the clock's offset), in µs."""
+        return self.clock.now_usec()
 
     def _many(self, script: str, queues: list, arg: str = "", keys_of=QueueKeys.all) -> list:
         """Run a many-queue script: in chunks on a standalone Redis, one queue per call on a cluster
@@ -329,6 +340,7 @@ class TaskStore:
         for start in range(0, len(queues), step):
             chunk = queues[start:start + step]
             keys = [key for q in chunk for key in keys_of(q)]
+            keys.append(self.clock.key(chunk[0].base))
             replies.append((chunk, self._scripts.run(script, keys, ["", self._history, arg])))
         return replies
 

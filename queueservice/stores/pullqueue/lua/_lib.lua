@@ -11,6 +11,7 @@
 --   KEYS[7] leased zset    tasks whose lease was not handed back, by lease end (µs)
 --   KEYS[8] history stream task transitions, capped, expires a day after the last one
 --   KEYS[9] tombstones zset recently deleted names by the µs time they may be used again
+-- and, last of all KEYS, the clock key (an offset in µs added to Redis TIME; see redis_helpers/clock.py),
 -- and ARGV[1] = the queue's key base (tag index keys are derived from it, same slot),
 --     ARGV[2] = how many history events to keep (0: none).
 -- Units: every time is in microseconds since the Unix epoch, read from Redis TIME.
@@ -28,9 +29,16 @@ local HISTORY_MAX = tonumber(ARGV[2])
 -- A queue's history disappears a day after its last event, like its counters after an hour.
 local HISTORY_TTL_MS = 86400000
 
+local K_CLOCK = KEYS[#KEYS]
+local clock_offset = nil
+
+-- Redis TIME plus the clock's offset (read once per script), in µs.
 local function now_usec()
+  if clock_offset == nil then
+    clock_offset = tonumber(redis.call('GET', K_CLOCK) or '0') or 0
+  end
   local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+  return tonumber(t[1]) * 1000000 + tonumber(t[2]) + clock_offset
 end
 
 local function fmt(n)
@@ -97,4 +105,16 @@ end
 -- Drop tombstones that have run out (call after the script's memory-growing writes).
 local function drop_expired_tombstones(now)
   redis.call('ZREMRANGEBYSCORE', K_TOMBSTONES, '-inf', fmt(now))
+end
+
+-- Put a dead letter back: available at `now`, retry count 0 (it stays in the hashes throughout).
+local function requeue_task(name, m, member, now)
+  redis.call('ZREM', K_DEAD, member)
+  m.rc = 0
+  m.lease = 0
+  redis.call('HSET', K_TASKS, name, pack_meta(m))
+  redis.call('ZADD', K_ETA, fmt(now), member)
+  redis.call('ZADD', K_ENQ, fmt(m.enq), member)
+  redis.call('ZADD', tag_key(m.tag), fmt(now), member)
+  record(name, 'requeued', 0, now)
 end

@@ -8,7 +8,7 @@
 local idle_usec = tonumber(ARGV[3])
 local now = now_usec()
 local forgotten = {}
-for base = 0, #KEYS - 1, KEYS_PER_QUEUE do
+for base = 0, #KEYS - 2, KEYS_PER_QUEUE do  -- the last key is the clock
   local k_tasks, k_dead, k_stats = KEYS[base + 1], KEYS[base + 5], KEYS[base + 6]
   local k_leased, k_history = KEYS[base + 7], KEYS[base + 8]
   if redis.call('EXISTS', k_tasks, k_dead) == 0 then

@@ -9,13 +9,5 @@ if not meta then return {1} end
 local m = parse_meta(meta)
 local member = member_of(m.enq, name)
 if not redis.call('ZSCORE', K_DEAD, member) then return {5} end
-local now = now_usec()
-redis.call('ZREM', K_DEAD, member)
-m.rc = 0
-m.lease = 0
-redis.call('HSET', K_TASKS, name, pack_meta(m))
-redis.call('ZADD', K_ETA, fmt(now), member)
-redis.call('ZADD', K_ENQ, fmt(m.enq), member)
-redis.call('ZADD', tag_key(m.tag), fmt(now), member)
-record(name, 'requeued', 0, now)
+requeue_task(name, m, member, now_usec())
 return {0, task_reply(name, m, nil)}

@@ -8,7 +8,7 @@ local now = now_usec()
 local second = math.floor(now / 1000000)
 local minute = math.floor(second / 60)
 local out = {}
-for base = 0, #KEYS - 1, KEYS_PER_QUEUE do
+for base = 0, #KEYS - 2, KEYS_PER_QUEUE do  -- the last key is the clock
   local k_eta, k_enq, k_dead = KEYS[base + 3], KEYS[base + 4], KEYS[base + 5]
   local k_stats, k_leased = KEYS[base + 6], KEYS[base + 7]
   do
