@@ -91,6 +91,8 @@ def _die_with_parent_linux():
     parent = os.getpid()
 
     def preexec():
+        # Fires when the thread that started the server exits: here gunicorn's main thread, which
+        # lives as long as the master does.
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
         if os.getppid() != parent:  # the service died before prctl took effect
             os._exit(1)
