@@ -136,6 +136,9 @@ class EmbeddedServer:
             self._wait_ready(timeout)
             os.ftruncate(lock, 0)
             os.pwrite(lock, f"{self.proc.pid} {os.getpid()}\n".encode(), 0)
+        except OSError as exc:  # a lock the file system refuses, a binary that cannot be run
+            self.stop()
+            raise StartupError(f"the embedded store could not start in DATA_DIR {self.data_dir}: {exc}") from None
         except BaseException:
             self.stop()
             raise
