@@ -31,14 +31,15 @@ def _server_class():
 
         def _announce(self, server):
             """Said once every check has passed and the socket is bound, never before a failure."""
-            settings = self._settings
-            click.echo(f"queueservice: serving on http://{settings.bind} "
-                       f"({'embedded in-memory store' if settings.embedded else 'Redis'})", err=True)
+            from queueservice.redis_helpers.embedded import store_label
+
+            settings = Settings.from_env()  # now with the embedded store's address, if any
+            click.echo(f"queueservice: serving on http://{settings.bind} ({store_label(settings)})", err=True)
 
         def load(self):
             from queueservice.engine.app import create_app
 
-            return create_app(self._settings)
+            return create_app(Settings.from_env())  # the master's on_starting may have started the store
 
     return _Server
 

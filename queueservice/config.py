@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from dataclasses import dataclass
 
 from queueservice.engine.hosts import parse_allowed
@@ -122,10 +123,13 @@ class Settings:
     task_tombstone_secs: int = 3600
     taskqueue_compat: str = ""
     allowed_hosts: frozenset = frozenset()
+    data_dir: Path = Path("queueservice-data")
+    #: Set by the service itself: where its embedded store server listens (see embedded.py).
+    embedded_url: str | None = None
 
     @property
     def embedded(self) -> bool:
-        """True when no Redis is configured and the in-process store is used."""
+        """True when REDIS_URL is unset: the embedded store (a server the service runs, or fakeredis)."""
         return not self.redis_url
 
     @property
@@ -155,4 +159,6 @@ class Settings:
             task_tombstone_secs=_non_negative(env, "TASK_TOMBSTONE_SECS", 3600),
             taskqueue_compat=_choice(env, "TASKQUEUE_COMPAT", ("", "render")),
             allowed_hosts=parse_allowed(env.get("ALLOWED_HOSTS")),
+            data_dir=Path(env.get("DATA_DIR") or "queueservice-data"),
+            embedded_url=env.get("QUEUESERVICE_EMBEDDED_URL") or None,
         )

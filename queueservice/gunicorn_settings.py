@@ -9,6 +9,7 @@ import tempfile
 
 from queueservice import startup
 from queueservice.config import Settings
+from queueservice.redis_helpers import embedded
 
 
 def _child_exit(server, worker):
@@ -24,6 +25,7 @@ _created_metrics_dir = None
 
 
 def _on_exit(server):
+    embedded.stop_for_service()
     if _created_metrics_dir:
         shutil.rmtree(_created_metrics_dir, ignore_errors=True)
 
@@ -41,6 +43,8 @@ def _on_starting(server) -> None:
     try:
         settings = Settings.from_env()
         startup.check_workers(settings, server.cfg.workers)
+        startup.start_embedded(settings)  # its URL reaches the checks below and the workers
+        settings = Settings.from_env()
         startup.check_app(settings)
         startup.check_bind(server.cfg.address)
     except BaseException:
@@ -68,12 +72,13 @@ def _worker_exit(server, worker) -> None:
 
 
 def options(settings: Settings | None = None) -> dict:
-    """gunicorn options: bind HOST:PORT; one worker with the embedded store (it lives in-process)."""
+    """gunicorn options: bind HOST:PORT; one worker only when the in-process fallback store is used."""
     settings = settings or Settings.from_env()
     workers = max(1, settings.web_concurrency)
-    if settings.embedded and workers > 1:
+    if settings.embedded and workers > 1 and not embedded.can_run():
         logging.getLogger("queueservice").warning(
-            "REDIS_URL is unset: running 1 worker, since the embedded store lives in one process")
+            "REDIS_URL is unset and no embedded store server can run here: running 1 worker, "
+            "since the in-memory fallback store lives in one process")
         workers = 1
     return {
         "bind": settings.bind,

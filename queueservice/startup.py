@@ -57,8 +57,21 @@ def check_bind(addresses) -> None:
             raise fail(f"cannot listen on {shown}: {exc.strerror}; check HOST and PORT") from None
 
 
+def start_embedded(settings: Settings) -> None:
+    """With REDIS_URL unset, start the embedded store server (embedded.py), or say why not."""
+    from queueservice.redis_helpers import embedded
+
+    try:
+        embedded.start_for_service(settings)
+    except StartupError as exc:
+        raise fail(str(exc)) from None
+
+
 def check_workers(settings: Settings, workers: int) -> None:
-    """The embedded store lives in one process: several workers would each have their own."""
-    if settings.embedded and workers > 1:
+    """The in-memory fallback store lives in one process: several workers would each have their own."""
+    from queueservice.redis_helpers import embedded
+
+    if settings.embedded and workers > 1 and not embedded.can_run():
         raise fail(f"{workers} workers need a shared store, but REDIS_URL is unset and the embedded "
-                   "store lives in one process; set REDIS_URL or run one worker")
+                   "in-memory store (no embedded store server can run here) lives in one process; "
+                   "set REDIS_URL or run one worker")

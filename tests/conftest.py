@@ -17,6 +17,12 @@ from tests.servers import RedisClusterServer, RedisServer, gunicorn_on
 STORES = ["redis", "fakeredis", "cluster"]
 
 
+@pytest.fixture(autouse=True)
+def _own_data_dir(tmp_path, monkeypatch):
+    """A service started with REDIS_URL unset keeps its embedded store in this test's folder."""
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "queueservice-data"))
+
+
 @pytest.fixture(scope="session")
 def redis_server():
     server = RedisServer().start()

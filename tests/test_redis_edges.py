@@ -15,7 +15,7 @@ import pytest
 import redis
 import requests
 
-from tests.servers import GunicornServer, RedisServer, free_port, wait_until
+from tests.servers import GunicornServer, RedisServer, free_port, redis_server_binary, wait_until
 from tests.test_operator_errors import GUNICORN, refused
 
 BASE = "/taskqueue/v1beta2/projects/app/taskqueues/mem"
@@ -119,13 +119,19 @@ def _self_signed(folder: str) -> tuple:
 
 @pytest.fixture(scope="module")
 def tls_and_unix_redis():
-    """One redis-server that speaks only TLS on a port and plain RESP on a Unix socket (no TCP port)."""
+    """One redis-server that speaks only TLS on a port and plain RESP on a Unix socket (no TCP port).
+
+    Without a redis-server on PATH, the embedded wheel's valkey-server serves the socket alone (it
+    has no TLS), and the port is None.
+    """
     folder = tempfile.mkdtemp(prefix="qs-tls-")
     cert, key = _self_signed(folder)
     port, sock = free_port(), os.path.join(folder, "redis.sock")
-    proc = subprocess.Popen([shutil.which("redis-server"), "--port", "0", "--tls-port", str(port),
-                             "--bind", "127.0.0.1", "--tls-cert-file", cert, "--tls-key-file", key,
-                             "--tls-ca-cert-file", cert, "--tls-auth-clients", "no", "--unixsocket", sock,
+    tls = ["--tls-port", str(port), "--bind", "127.0.0.1", "--tls-cert-file", cert, "--tls-key-file", key,
+           "--tls-ca-cert-file", cert, "--tls-auth-clients", "no"]
+    if not shutil.which("redis-server"):
+        port, tls = None, []
+    proc = subprocess.Popen([redis_server_binary(), "--port", "0", *tls, "--unixsocket", sock,
                              "--save", "", "--dir", folder, "--requirepass", "s3cret"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_until(lambda: redis.Redis(unix_socket_path=sock, password="s3cret").ping(), what="redis-server")
@@ -145,13 +151,20 @@ def _round_trip(url: str):
         web.stop()
 
 
+def _tls_port(tls_and_unix_redis):
+    if tls_and_unix_redis[0] is None:
+        pytest.skip("TLS needs a redis-server built with it (apt-get install -y redis-server); "
+                    "the embedded wheel's valkey-server has none")
+    return tls_and_unix_redis[0]
+
+
 def test_rediss_url_speaks_tls(tls_and_unix_redis):
-    port, _, cert = tls_and_unix_redis
+    port, (_, _, cert) = _tls_port(tls_and_unix_redis), tls_and_unix_redis
     _round_trip(f"rediss://:s3cret@127.0.0.1:{port}/0?ssl_cert_reqs=required&ssl_ca_certs={cert}")
 
 
 def test_rediss_refuses_an_untrusted_certificate(tls_and_unix_redis):
-    port, _, _ = tls_and_unix_redis
+    port = _tls_port(tls_and_unix_redis)
     web = GunicornServer({"REDIS_URL": f"rediss://:s3cret@127.0.0.1:{port}/0?ssl_cert_reqs=required",
                           "WEB_CONCURRENCY": "1", "LOG_LEVEL": "WARNING"}).start(wait_healthy=False)
     try:

