@@ -64,8 +64,17 @@ def settings(tmp_path):
 
 
 @pytest.fixture
-def app(redis_client, settings):
-    return create_app(settings, redis_client=redis_client)
+def app_redis(redis_server):
+    """The API tests' store: one real redis-server (the store suite covers every store)."""
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def app(app_redis, settings):
+    return create_app(settings, redis_client=app_redis)
 
 
 @pytest.fixture

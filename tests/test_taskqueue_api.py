@@ -215,11 +215,11 @@ def test_same_availability_time_goes_in_enqueue_order(api, queue):
     assert [t["id"] for t in lease(api, queue)] == ["zeta", "alpha", "mid"]
 
 
-def test_a_leased_task_is_not_leased_again_until_the_lease_expires(api, queue):
+def test_a_leased_task_is_not_leased_again_until_the_lease_expires(api, client, queue):
     insert(api, queue, id="once")
     assert len(lease(api, queue, secs=1)) == 1
     assert lease(api, queue) == []
-    time.sleep(1.1)
+    advance_clock(client, 2)
     again = lease(api, queue)
     assert [t["id"] for t in again] == ["once"]
     assert again[0]["retry_count"] == 2
@@ -285,27 +285,27 @@ def test_update_with_zero_seconds_releases_the_task_at_once(api, queue):
     assert [t["id"] for t in lease(api, queue)] == ["r"]
 
 
-def test_patch_with_only_queue_name_hands_a_task_back(api, queue):
+def test_patch_with_only_queue_name_hands_a_task_back(api, client, queue):
     insert(api, queue, id="p")
     lease(api, queue, secs=600)
     api.tasks().patch(project=PROJECT, taskqueue=queue, task="p", newLeaseSeconds=1,
                       body={"queueName": queue}).execute()
-    time.sleep(1.1)
+    advance_clock(client, 2)
     assert [t["id"] for t in lease(api, queue)] == ["p"]
 
 
-def test_update_after_the_lease_expired_is_refused(api, queue):
+def test_update_after_the_lease_expired_is_refused(api, client, queue):
     insert(api, queue, id="late")
     (task,) = lease(api, queue, secs=1)
-    time.sleep(1.1)
+    advance_clock(client, 2)
     call = api.tasks().update(project=PROJECT, taskqueue=queue, task="late", newLeaseSeconds=60, body=task)
     expect_error(call, 400, "failedPrecondition", "expired")
 
 
-def test_update_with_a_stale_lease_timestamp_is_refused(api, queue):
+def test_update_with_a_stale_lease_timestamp_is_refused(api, client, queue):
     insert(api, queue, id="stale")
     (first,) = lease(api, queue, secs=1)
-    time.sleep(1.1)
+    advance_clock(client, 2)
     (second,) = lease(api, queue, secs=600)
     call = api.tasks().patch(project=PROJECT, taskqueue=queue, task="stale", newLeaseSeconds=0, body=first)
     expect_error(call, 400, "failedPrecondition", "another lease")
