@@ -18,7 +18,7 @@ import requests
 from queueservice.stores.pullqueue.keys import QueueKeys
 from queueservice.stores.pullqueue.store import TaskStore
 from bench.populate import populate
-from tests.servers import GunicornServer, RedisServer
+from harness.servers import GunicornServer, RedisServer
 
 
 def percentile(values, pct):

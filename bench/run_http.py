@@ -24,7 +24,7 @@ from pathlib import Path
 import redis
 
 from bench.populate import populate
-from tests.servers import GunicornServer, RedisServer
+from harness.servers import GunicornServer, RedisServer
 
 WRK_DIR = Path(__file__).resolve().parent / "wrk"
 PROJECT, QUEUE = "bench", "q"

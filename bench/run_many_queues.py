@@ -20,7 +20,7 @@ import requests
 
 from queueservice.stores.pullqueue.keys import REGISTRY, QueueKeys
 from queueservice.stores.pullqueue.store import TaskStore
-from tests.servers import GunicornServer, RedisServer
+from harness.servers import GunicornServer, RedisServer
 
 
 def fill(client, count: int, emptied: bool) -> float:

@@ -16,7 +16,7 @@ import redis
 from bench.populate import populate
 from queueservice.engine.app import create_app
 from queueservice.config import Settings
-from tests.servers import RedisServer
+from harness.servers import RedisServer
 
 BASE = "/taskqueue/v1beta2/projects/bench/taskqueues/cmd"
 

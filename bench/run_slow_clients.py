@@ -12,8 +12,8 @@ import argparse
 import os
 import statistics
 
-from tests.servers import GunicornServer, RedisServer
-from tests.slow_clients import SlowClients, ordinary_latencies
+from harness.servers import GunicornServer, RedisServer
+from harness.slow_clients import SlowClients, ordinary_latencies
 
 
 def main(argv=None):

@@ -14,7 +14,7 @@ from pathlib import Path
 import requests
 from playwright.sync_api import sync_playwright
 
-from tests.servers import GunicornServer, RedisServer
+from harness.servers import GunicornServer, RedisServer
 
 OUT = Path(__file__).resolve().parent
 

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 from dataclasses import dataclass
 
-from queueservice.engine.hosts import parse_allowed
 
 #: The APIs this server serves, by module; each module's document is the `.api` file beside it.
 SERVED_APIS = ("queueservice.apis.taskqueue_v1beta2", "queueservice.apis.queueadmin_v1")
@@ -98,6 +97,11 @@ def _host(env):
     """HOST as gunicorn binds it: an IPv6 address such as `::` is accepted with or without brackets."""
     host = (env.get("HOST") or "127.0.0.1").strip()
     return host[1:-1] if host.startswith("[") and host.endswith("]") else host
+
+
+def parse_allowed(raw: str | None) -> frozenset:
+    """ALLOWED_HOSTS: comma-separated names, each `name` (any port) or `name:port`; `*` allows any."""
+    return frozenset(entry.strip().lower() for entry in (raw or "").split(",") if entry.strip())
 
 
 @dataclass(frozen=True)

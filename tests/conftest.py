@@ -12,7 +12,7 @@ from queueservice.engine.app import create_app
 from queueservice.config import Settings
 
 from tests.flask_http import FlaskHttp
-from tests.servers import RedisClusterServer, RedisServer, gunicorn_on
+from harness.servers import RedisClusterServer, RedisServer, gunicorn_on
 
 STORES = ["redis", "fakeredis", "cluster"]
 

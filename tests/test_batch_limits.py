@@ -8,7 +8,7 @@ import re
 import pytest
 import requests
 
-from tests.servers import gunicorn_on
+from harness.servers import gunicorn_on
 
 CAP = 4 * 1024 * 1024
 BASE = "/taskqueue/v1beta2/projects/app/taskqueues/big"

@@ -10,7 +10,7 @@ import uuid
 import pytest
 import requests
 
-from tests.servers import REPO
+from harness.servers import REPO
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.helpers import b64
-from tests.servers import gunicorn_on
+from harness.servers import gunicorn_on
 
 TASKS = 2000
 PROCESSES = 4

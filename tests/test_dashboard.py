@@ -11,7 +11,7 @@ import pytest
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
-from tests.servers import gunicorn_on
+from harness.servers import gunicorn_on
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PROJECT = "s~dash-app"
@@ -164,7 +164,7 @@ def test_redis_outage_shows_html_errors_and_a_stale_badge(browser):
     """The badge turns stale while refreshes fail and live again after; pages answer HTML 503."""
     import requests
 
-    from tests.servers import GunicornServer, RedisServer
+    from harness.servers import GunicornServer, RedisServer
 
     redis_server = RedisServer().start()
     restarted = None

@@ -18,7 +18,7 @@ import requests
 from queueservice.redis_helpers import embedded
 from queueservice.config import Settings
 
-from .servers import REPO, GunicornServer, free_port, wait_until, without_embedded_server
+from harness.servers import REPO, GunicornServer, free_port, wait_until, without_embedded_server
 
 pytestmark = pytest.mark.skipif(not embedded.can_run(), reason=f"no embedded server here: {embedded.find_binary()[1]}")
 

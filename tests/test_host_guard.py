@@ -10,7 +10,8 @@ import uuid
 import pytest
 import requests
 
-from queueservice.engine.hosts import host_allowed, parse_allowed
+from queueservice.config import parse_allowed
+from queueservice.engine.hosts import host_allowed
 
 ROUTES = [
     ("GET", "/taskqueue/v1beta2/projects/app/taskqueues/q/tasks"),

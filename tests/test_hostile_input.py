@@ -21,7 +21,7 @@ from queueservice.engine.app import create_app
 from queueservice.config import Settings
 from queueservice.engine.discovery import load_document
 
-from tests.servers import REPO
+from harness.servers import REPO
 
 DOC = load_document(REPO / "queueservice" / "apis" / "taskqueue_v1beta2.api")
 NAMESPACE = re.compile(
@@ -170,7 +170,7 @@ def test_body_over_the_cap_is_refused_before_it_is_read(gunicorn_server):
 
 
 def test_chunked_body_over_the_cap_is_refused(gunicorn_server):
-    from tests.servers import GunicornServer
+    from harness.servers import GunicornServer
 
     small = GunicornServer({"REDIS_URL": "redis://127.0.0.1:1/0", "MAX_REQUEST_BYTES": "1000",
                             "WEB_CONCURRENCY": "1", "LOG_LEVEL": "WARNING"})

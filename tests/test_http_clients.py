@@ -16,7 +16,7 @@ from googleapiclient.discovery import build, build_from_document
 from googleapiclient.errors import HttpError
 
 from tests.helpers import b64, expect_json_error
-from tests.servers import REPO, free_port, wait_until
+from harness.servers import REPO, free_port, wait_until
 
 GOOGLE_DOC = REPO / "tests" / "fixtures" / "google_taskqueue_v1beta2.json"
 

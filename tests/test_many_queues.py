@@ -10,7 +10,7 @@ import requests
 from queueservice.stores.pullqueue.keys import REGISTRY
 from queueservice.stores.pullqueue.store import TaskStore
 
-from tests.servers import gunicorn_on
+from harness.servers import gunicorn_on
 
 
 def test_idle_empty_queues_are_forgotten_with_their_history(redis_client):

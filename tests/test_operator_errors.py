@@ -17,7 +17,7 @@ import requests
 from queueservice.config import Settings
 from queueservice.gunicorn_settings import options
 
-from tests.servers import REPO, GunicornServer, RedisServer, free_port, without_embedded_server
+from harness.servers import REPO, GunicornServer, RedisServer, free_port, without_embedded_server
 
 GUNICORN = [str(__import__("pathlib").Path(sys.executable).with_name("gunicorn")), "-c", "gunicorn.conf.py",
             "queueservice.wsgi:app"]

@@ -7,7 +7,7 @@ import re
 
 import yaml
 
-from tests.servers import REPO, GunicornServer
+from harness.servers import REPO, GunicornServer
 
 
 def test_dockerfile_runs_the_command_the_tests_start():

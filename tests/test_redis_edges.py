@@ -15,7 +15,7 @@ import pytest
 import redis
 import requests
 
-from tests.servers import GunicornServer, RedisServer, free_port, redis_server_binary, wait_until
+from harness.servers import GunicornServer, RedisServer, free_port, redis_server_binary, wait_until
 from tests.test_operator_errors import GUNICORN, refused
 
 BASE = "/taskqueue/v1beta2/projects/app/taskqueues/mem"

@@ -14,7 +14,7 @@ import requests
 from queueservice.stores.pullqueue.keys import QueueKeys
 
 from tests.helpers import b64
-from tests.servers import GunicornServer, RedisServer, wait_until
+from harness.servers import GunicornServer, RedisServer, wait_until
 
 TIMEOUT_SECS = 0.5
 

@@ -71,7 +71,7 @@ def test_the_worker_command_runs_the_services_apart_and_stops_on_sigterm(redis_s
     import subprocess
     import sys
 
-    from .servers import REPO
+    from harness.servers import REPO
 
     env = {**os.environ, "REDIS_URL": redis_server.url, "LOG_LEVEL": "WARNING"}
     proc = subprocess.Popen([sys.executable, "-m", "queueservice", "worker"], cwd=REPO, env=env,
@@ -90,7 +90,7 @@ def test_the_worker_command_needs_a_redis(tmp_path):
     import subprocess
     import sys
 
-    from .servers import REPO
+    from harness.servers import REPO
 
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     run = subprocess.run([sys.executable, "-m", "queueservice", "worker"], cwd=REPO, env=env,

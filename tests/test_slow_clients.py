@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from tests.servers import gunicorn_on
-from tests.slow_clients import SlowClients, ordinary_latencies
+from harness.servers import gunicorn_on
+from harness.slow_clients import SlowClients, ordinary_latencies
 
 
 @pytest.fixture(scope="module")

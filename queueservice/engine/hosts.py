@@ -29,11 +29,6 @@ def split_host(host: str) -> tuple:
     return name.rstrip("."), port
 
 
-def parse_allowed(raw: str | None) -> frozenset:
-    """ALLOWED_HOSTS: comma-separated names, each `name` (any port) or `name:port`; `*` allows any."""
-    return frozenset(entry.strip().lower() for entry in (raw or "").split(",") if entry.strip())
-
-
 def host_allowed(host: str, allowed: frozenset) -> bool:
     if "*" in allowed:
         return True

@@ -13,10 +13,18 @@ from pathlib import Path
 
 from redis.cluster import RedisCluster
 
-from queueservice.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
 from queueservice.redis_helpers.clock import Clock
 from queueservice.redis_helpers.scripts import Scripts
 
+from queueservice.stores.pullqueue.errors import (
+    LeaseExpired,
+    LeaseHeldByAnother,
+    NotADeadLetter,
+    TaskDeletedAlready,
+    TaskNameTaken,
+    TaskNameTombstoned,
+    TaskNotFound,
+)
 from queueservice.stores.pullqueue.keys import REGISTRY, TOMBSTONES_PATTERN, QueueKeys, parse_registry_entry, registry_entry
 
 LUA_DIR = Path(__file__).with_name("lua")
@@ -45,17 +53,17 @@ class Code(IntEnum):
 
 
 _ERRORS = {
-    Code.NOT_FOUND: (NotFound, "Task {name} does not exist in queue {queue}"),
-    Code.TASK_EXISTS: (Conflict, "Task name {name} is already taken in queue {queue}"),
-    Code.LEASE_EXPIRED: (FailedPrecondition, "The lease on task {name} has expired (or it is not leased)"),
-    Code.LEASE_MISMATCH: (FailedPrecondition,
+    Code.NOT_FOUND: (TaskNotFound, "Task {name} does not exist in queue {queue}"),
+    Code.TASK_EXISTS: (TaskNameTaken, "Task name {name} is already taken in queue {queue}"),
+    Code.LEASE_EXPIRED: (LeaseExpired, "The lease on task {name} has expired (or it is not leased)"),
+    Code.LEASE_MISMATCH: (LeaseHeldByAnother,
                           "The lease on task {name} has expired: the task is now held by another lease"),
-    Code.NOT_DEAD: (FailedPrecondition, "Task {name} is not a dead letter"),
-    Code.TOMBSTONED: (Conflict, "Task name {name} is tombstoned: a task of that name was deleted "
-                                "from queue {queue} recently, and its name stays reserved"),
+    Code.NOT_DEAD: (NotADeadLetter, "Task {name} is not a dead letter"),
+    Code.TOMBSTONED: (TaskNameTombstoned, "Task name {name} is tombstoned: a task of that name was deleted "
+                                          "from queue {queue} recently, and its name stays reserved"),
     # Workers that retry a delete match "task name is invalid" in this message and treat it as done.
-    Code.DELETED_ALREADY: (InvalidArgument, "The task name is invalid: task {name} was deleted from "
-                                            "queue {queue} already (its name is tombstoned)"),
+    Code.DELETED_ALREADY: (TaskDeletedAlready, "The task name is invalid: task {name} was deleted from "
+                                              "queue {queue} already (its name is tombstoned)"),
 }
 
 
