@@ -60,17 +60,6 @@ def _decode_field(item, field, schemas, where):
         assert isinstance(item, int) and not isinstance(item, bool), f"{where}: expected a JSON number"
 
 
-@pytest.fixture
-def redis_client(redis_server):
-    """These API tests run on a real redis-server only; the store suite covers every store."""
-    import redis
-
-    client = redis.Redis.from_url(redis_server.url)
-    client.flushall()
-    yield client
-    client.close()
-
-
 @pytest.fixture(scope="module")
 def google_schemas():
     return json.loads(GOOGLE_DOC.read_text())["schemas"]
@@ -246,14 +235,14 @@ def test_the_admin_api_frees_tombstoned_names_of_every_queue(client, api, queue)
         assert insert(api, q, id="gone", project="app")["id"] == "gone"
 
 
-def test_a_tombstone_runs_out_after_task_tombstone_secs(redis_client, queue):
+def test_a_tombstone_runs_out_after_task_tombstone_secs(app_redis, queue):
     from queueservice.engine.app import create_app
     from queueservice.config import Settings
 
     from tests.flask_http import FlaskHttp
 
     app = create_app(Settings(redis_url="redis://unused", log_level="WARNING", task_tombstone_secs=600),
-                     redis_client=redis_client)
+                     redis_client=app_redis)
     api = build("taskqueue", "v1beta2", http=FlaskHttp(app), static_discovery=False,
                 discoveryServiceUrl="http://localhost/discovery/v1/apis/{api}/{apiVersion}/rest")
     insert(api, queue, id="brief", project="app")
@@ -266,12 +255,12 @@ def test_a_tombstone_runs_out_after_task_tombstone_secs(redis_client, queue):
     assert insert(api, queue, id="brief", project="app")["id"] == "brief"
 
 
-def test_tombstones_are_off_with_zero_seconds(redis_client, queue):
+def test_tombstones_are_off_with_zero_seconds(app_redis, queue):
     from queueservice.engine.app import create_app
     from queueservice.config import Settings
 
     app = create_app(Settings(redis_url="redis://unused", log_level="WARNING", task_tombstone_secs=0),
-                     redis_client=redis_client)
+                     redis_client=app_redis)
     web = app.test_client()
     path = f"/taskqueue/v1beta2/projects/app/taskqueues/{queue}/tasks"
     for _ in range(2):

@@ -7,7 +7,6 @@ import base64
 import json
 
 import pytest
-import redis
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
@@ -21,17 +20,9 @@ PROJECT = "render-app"
 
 
 @pytest.fixture
-def redis_client(redis_server):
-    client = redis.Redis.from_url(redis_server.url)
-    client.flushall()
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def render_app(redis_client):
+def render_app(app_redis):
     return create_app(Settings(redis_url="redis://unused", log_level="WARNING", taskqueue_compat="render"),
-                      redis_client=redis_client)
+                      redis_client=app_redis)
 
 
 def encode(payload: dict) -> str:

@@ -284,7 +284,7 @@ class TaskStore:
 
     def stats(self, keys: QueueKeys) -> QueueStats:
         """Counts of the queue now; lease counts cover the last 60 s and the last 60 minutes."""
-        return QueueStats(*(int(x) for x in self._run("stats", keys)))
+        return self.summaries([keys])[0]
 
     def requeue(self, keys: QueueKeys, name: str) -> Task:
         """Put a dead letter back, available now, retry count 0. Raises NotFound, FailedPrecondition."""

@@ -1,4 +1,4 @@
--- stats_many: the counts of many queues in one call (the counts of stats.lua, per queue).
+-- stats_many: the counts of one or many queues in one call (TaskStore.stats is the one-queue case).
 -- On a standalone Redis one call covers many queues; on a cluster the store calls it per queue.
 -- KEYS: the KEYS_PER_QUEUE keys of each queue in turn, in the order of QueueKeys.all() (tasks, payloads, eta,
 -- enq, dead, stats, leased, history); reads eta, enq, dead, stats, leased.
