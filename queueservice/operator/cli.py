@@ -91,7 +91,12 @@ def _out(as_json, value, show):
 @_options
 def queues_cmd(url, as_json):
     """List every queue with its counts."""
-    items = Client(url).call("GET", "/admin/v1/queues").get("items", [])
+    client, items = Client(url), []
+    while True:  # the admin API answers a page at a time
+        page = client.call("GET", "/admin/v1/queues", {"offset": len(items), "limit": 1000})
+        items += page.get("items", [])
+        if not page.get("items") or len(items) >= page.get("total", 0):
+            break
     _out(as_json, items, lambda items: _table(
         [(q["project"], q["queue"], q["available"], q["leased"], q["delayed"], q["dead"], q["leasedLastMinute"])
          for q in items], ["PROJECT", "QUEUE", "AVAILABLE", "LEASED", "DELAYED", "DEAD", "LEASED/MIN"]))
