@@ -127,6 +127,7 @@ class Settings:
     task_tombstone_secs: int = 3600
     taskqueue_compat: str = ""
     allowed_hosts: frozenset = frozenset()
+    background_work: str = "serve"
     data_dir: Path = Path("queueservice-data")
     #: Set by the service itself: where its embedded store server listens (see embedded.py).
     embedded_url: str | None = None
@@ -163,6 +164,7 @@ class Settings:
             task_tombstone_secs=_non_negative(env, "TASK_TOMBSTONE_SECS", 3600),
             taskqueue_compat=_choice(env, "TASKQUEUE_COMPAT", ("", "render")),
             allowed_hosts=parse_allowed(env.get("ALLOWED_HOSTS")),
+            background_work=_choice(env, "BACKGROUND_WORK", ("", "serve", "apart")) or "serve",
             data_dir=Path(env.get("DATA_DIR") or "queueservice-data"),
             embedded_url=env.get("QUEUESERVICE_EMBEDDED_URL") or None,
         )

@@ -40,6 +40,9 @@ def _on_starting(server) -> None:
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # workers share API metrics through files here
         _created_metrics_dir = tempfile.mkdtemp(prefix="queueservice-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = _created_metrics_dir
+    if os.environ.get("API_DATA_DIR"):
+        logging.getLogger("queueservice").warning(
+            "API_DATA_DIR is no longer read: the APIs served are listed in queueservice/config.py (SERVED_APIS)")
     try:
         settings = Settings.from_env()
         startup.check_workers(settings, server.cfg.workers)
@@ -59,9 +62,10 @@ def _services(worker):
 
 
 def _post_worker_init(worker) -> None:
-    """The worker's app is loaded: start its background services (their home by default)."""
+    """The worker's app is loaded: start its background services (their home by default; with
+    BACKGROUND_WORK=apart they run in `python -m queueservice worker` instead)."""
     services = _services(worker)
-    if services is not None:
+    if services is not None and services.settings.background_work != "apart":
         services.start()
 
 
@@ -94,5 +98,7 @@ def options(settings: Settings | None = None) -> dict:
         "child_exit": _child_exit,
         "on_exit": _on_exit,
         "post_worker_init": _post_worker_init,
+        # gunicorn 27's control socket has one default path per user: two services would share it.
+        "control_socket_disable": True,
         "worker_exit": _worker_exit,
     }

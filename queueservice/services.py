@@ -54,14 +54,16 @@ class Services:
                 _call(service, "stop", name)
 
     def health(self) -> dict:
-        """{name: health dict}; a service without `health()` is reported by whether it started."""
+        """{name: health dict}: the service's own `health()` (or ok), and whether its background
+        work runs in this process (`running`)."""
         out = {}
         for name, service in list(self._built.items()):
             check = getattr(service, "health", None)
             try:
-                out[name] = check() if callable(check) else {"status": "ok"}
+                out[name] = dict(check()) if callable(check) else {"status": "ok"}
             except Exception as exc:  # noqa: BLE001 - one failing check must not hide the others
                 out[name] = {"status": "unavailable", "problem": str(exc) or exc.__class__.__name__}
+            out[name]["running"] = self._started
         return out
 
 

@@ -15,7 +15,6 @@ from queueservice.engine.app import create_app
 from queueservice.config import Settings
 from queueservice.engine.discovery import DocumentError
 
-from tests.helpers import expect_json_error
 
 FIXTURE = Path(__file__).parent / "fixtures" / "engine_api_v2"
 Q = "/v2/projects/p/locations/l/queues/q"
@@ -49,8 +48,8 @@ def test_a_custom_verb_is_its_own_route(web):
 
 
 def test_a_name_matching_no_pattern_is_404(web):
-    expect_json_error(web.get("/v2/projects/p"), 404, "notFound")
-    expect_json_error(web.get(Q + "/tasks/t1/extra"), 404, "notFound")
+    expect_v2_error(web.get("/v2/projects/p"), 404, "NOT_FOUND")
+    expect_v2_error(web.get(Q + "/tasks/t1/extra"), 404, "NOT_FOUND")
 
 
 def test_an_empty_service_path_is_not_mounted_twice(web):
@@ -68,6 +67,7 @@ def test_formats_reach_the_handler_typed_and_go_back_as_google_writes_them(web):
                             "httpRequest.httpMethod=str,port=int,scheduleTime=int")
     assert body["scheduleTime"] == "2030-01-01T00:00:00.500Z"
     assert body["dispatchDeadline"] == "900.500s"
+    assert body["port"] == "8080"  # int64 back as a JSON string, as the module asks
     assert body["httpRequest"] == {"httpMethod": "GET", "body": "gARoZWxsbw==", "headers": {"a": "b"}}
 
 
@@ -133,8 +133,10 @@ def test_xgafv_1_adds_the_v1_errors_array_and_other_values_are_refused(web):
     assert bad.status_code == 400 and "$.xgafv" in bad.get_json()["error"]["message"]
 
 
-def test_an_unknown_route_keeps_the_v1_body(web):
-    assert web.get("/v2/nowhere").get_json()["error"]["errors"][0]["reason"] == "notFound"
+def test_an_unknown_path_or_verb_under_the_apis_prefix_answers_its_error_body(web):
+    expect_v2_error(web.get("/v2/nowhere"), 404, "NOT_FOUND")
+    assert web.put(Q).get_json()["error"]["status"] == "UNIMPLEMENTED"
+    assert web.get("/elsewhere").get_json()["error"]["errors"][0]["reason"] == "notFound"
 
 
 def test_two_methods_that_answer_the_same_urls_stop_start_up(tmp_path):

@@ -162,3 +162,12 @@ def test_service_made_metrics_folder_is_removed_at_exit(plain_redis):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def test_a_setting_no_longer_read_is_named_in_a_warning(redis_server):
+    server = GunicornServer({"REDIS_URL": redis_server.url, "API_DATA_DIR": "/somewhere", "WEB_CONCURRENCY": "1"})
+    try:
+        server.start()
+    finally:
+        server.stop()
+    assert "API_DATA_DIR is no longer read" in server.output()

@@ -51,7 +51,8 @@ def test_one_failing_health_check_is_reported_beside_the_others():
     services = Services(Settings(), None)
     services.get("good", lambda _: Recorder([], "good"))
     services.get("bad", lambda _: Recorder([], "bad", healthy=False))
-    assert services.health() == {"good": {"status": "ok"}, "bad": {"status": "unavailable", "problem": "down"}}
+    assert services.health() == {"good": {"status": "ok", "running": False},
+                                 "bad": {"status": "unavailable", "problem": "down", "running": False}}
 
 
 def test_both_apis_share_one_pull_queue_service():
@@ -62,7 +63,8 @@ def test_both_apis_share_one_pull_queue_service():
     assert taskqueue.backend is engine.services.get("pullqueue", None)
     assert [k.api for k in admin.backend.kinds()] == ["taskqueue"]
     health = app.test_client().get("/healthz").get_json()
-    assert health["services"] == {"clock": {"status": "ok"}, "pullqueue": {"status": "ok", "queues": 0}}
+    assert health["services"] == {"clock": {"status": "ok", "running": False},
+                                  "pullqueue": {"status": "ok", "queues": 0, "running": False}}
 
 
 def test_the_worker_command_runs_the_services_apart_and_stops_on_sigterm(redis_server):
@@ -96,3 +98,17 @@ def test_the_worker_command_needs_a_redis(tmp_path):
     run = subprocess.run([sys.executable, "-m", "queueservice", "worker"], cwd=REPO, env=env,
                          capture_output=True, text=True, timeout=60)
     assert run.returncode != 0 and "needs REDIS_URL" in run.stderr
+
+
+def test_background_work_runs_in_the_web_workers_unless_it_is_run_apart(gunicorn_server, redis_server):
+    import requests
+
+    from harness.servers import gunicorn_on
+
+    served = requests.get(gunicorn_server.url + "/healthz", timeout=10).json()["services"]
+    assert served["pullqueue"]["running"] is True
+    apart = gunicorn_on(redis_server, 9, BACKGROUND_WORK="apart", WEB_CONCURRENCY="1")
+    try:
+        assert requests.get(apart.url + "/healthz", timeout=10).json()["services"]["pullqueue"]["running"] is False
+    finally:
+        apart.stop()

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 from queueservice.operator.operations import Operations
 from queueservice.redis_helpers.clock import Clock
-from queueservice.stores.pullqueue.backend import create_backend as pull_queues
 
-#: Fields the document types int64: answered as JSON strings, Google's convention.
-INT64_FIELDS = frozenset({"at", "enqueueTimestamp", "leaseTimestamp", "leasedLastHour", "leasedLastMinute",
-                          "now", "oldestTask"})
+#: Fields the document types int64 are answered as JSON strings, Google's convention.
+INT64_AS_STRINGS = True
 
 
 def create_backend(services) -> Operations:
-    """The operations over every kind of queue the process serves (the pull queues at least)."""
-    pull_queues(services)
+    """The operations over every kind of queue the stores registered by the other APIs offer."""
     return Operations(services.kinds, clock=services.get("clock", lambda s: Clock(s.redis)))
 
 
@@ -36,21 +33,12 @@ def metrics_collector(ops: Operations):
     return QueueCollector(ops)
 
 
-def wire(value):
-    """The answer with its int64 fields as strings."""
-    if isinstance(value, dict):
-        return {k: (str(v) if k in INT64_FIELDS and isinstance(v, int) else wire(v)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [wire(v) for v in value]
-    return value
-
-
 def queues_list(ops, offset, limit):
-    return wire(ops.queues(offset, limit))
+    return ops.queues(offset, limit)
 
 
 def queues_get(ops, project, queue, api):
-    return wire(ops.queue(project, queue, api))
+    return ops.queue(project, queue, api)
 
 
 def queues_purge(ops, project, queue, limit, api):
@@ -62,7 +50,7 @@ def queues_requeue_dead(ops, project, queue, limit, api):
 
 
 def queues_history(ops, project, queue, limit, api, task=None):
-    return wire(ops.history(project, queue, task, limit, api))
+    return ops.history(project, queue, task, limit, api)
 
 
 def queues_clear_tombstones(ops, project, queue, api):
@@ -70,11 +58,11 @@ def queues_clear_tombstones(ops, project, queue, api):
 
 
 def tasks_list(ops, project, queue, state, offset, limit, api, tag=None):
-    return wire(ops.tasks(project, queue, state, offset, limit, tag, api))
+    return ops.tasks(project, queue, state, offset, limit, tag, api)
 
 
 def tasks_get(ops, project, queue, task, api):
-    return wire(ops.task(project, queue, task, api))
+    return ops.task(project, queue, task, api)
 
 
 def tasks_delete(ops, project, queue, task, api):
@@ -82,11 +70,11 @@ def tasks_delete(ops, project, queue, task, api):
 
 
 def tasks_release(ops, project, queue, task, api):
-    return wire(ops.act(project, queue, "release", task, api))
+    return ops.act(project, queue, "release", task, api)
 
 
 def tasks_requeue(ops, project, queue, task, api):
-    return wire(ops.act(project, queue, "requeue", task, api))
+    return ops.act(project, queue, "requeue", task, api)
 
 
 def tombstones_clear(ops):
@@ -94,14 +82,14 @@ def tombstones_clear(ops):
 
 
 def clock_get(ops):
-    return wire(ops.clock_state())
+    return ops.clock_state()
 
 
 def clock_advance(ops, seconds):
     ops.clock.advance(round(seconds * 1_000_000))
-    return wire(ops.clock_state())
+    return ops.clock_state()
 
 
 def clock_reset(ops):
     ops.clock.reset()
-    return wire(ops.clock_state())
+    return ops.clock_state()

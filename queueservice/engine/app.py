@@ -117,13 +117,21 @@ def create_app(settings: Settings | None = None, redis_client=None) -> Flask:
         """A web page elsewhere must not change queues through the developer's browser (CSRF)."""
         hosts.check_same_origin(request.method, request.headers, request.host)
 
+    # An unknown path or verb under an API's own first segment (`/v2/...`) is answered in that
+    # API's error body; elsewhere in the v1 body.
+    formats_by_prefix = {}
+    for route in eng.routes.values():
+        first = route.rule.lstrip("/").split("/", 1)[0]
+        if first and "<" not in first:
+            formats_by_prefix.setdefault(first.split(":", 1)[0], route.api.error_format)
+
     @app.errorhandler(Exception)
     def _handle(exc):
         pretty = request.args.get("prettyPrint", "true").lower() != "false"
         route = eng.routes.get(request.url_rule.endpoint) if request.url_rule is not None else None
-        return error_response(to_api_error(exc), pretty=pretty,
-                              form=route.api.error_format if route else "v1",
-                              xgafv=request.args.get("$.xgafv"))
+        form = route.api.error_format if route else formats_by_prefix.get(
+            request.path.lstrip("/").split("/", 1)[0], "v1")
+        return error_response(to_api_error(exc), pretty=pretty, form=form, xgafv=request.args.get("$.xgafv"))
 
     app.wsgi_app = hosts.HostGuard(method_override(app.wsgi_app), settings.allowed_hosts, error_response)
     return app

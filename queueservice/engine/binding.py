@@ -37,6 +37,12 @@ class BoundApi:
         return getattr(self.module, "ERROR_FORMAT", "v1")
 
     @property
+    def int64_as_strings(self) -> bool:
+        """Whether int64 fields of answers are written as JSON strings (a module sets
+        `INT64_AS_STRINGS = True`), as Google's APIs write them."""
+        return bool(getattr(self.module, "INT64_AS_STRINGS", False))
+
+    @property
     def empty_answer(self):
         """What a handler's `None` is answered with: 204 and no body (TaskQueue's delete), or
         200 `{}` (Google's `Empty`); a module sets `EMPTY_ANSWER = {}` for the latter."""

@@ -151,8 +151,8 @@ def invoke(call: Call):
         if route.api.empty_answer is None:
             return 204, None, False
         result = route.api.empty_answer
-    result = wire.shape(result, method.response, document,
-                        enum_ints=alt_options.get("enum-encoding") == "int")
+    result = wire.shape(result, method.response, document, enum_ints=alt_options.get("enum-encoding") == "int",
+                        int64_strings=route.api.int64_as_strings)
     if tree is not None:
         result = fields_mod.apply(result, tree)
     return 200, result, options.get("prettyPrint", True)

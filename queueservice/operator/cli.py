@@ -43,10 +43,13 @@ def _cell(value) -> str:
 
 
 class Client:
-    def __init__(self, url: str):
+    def __init__(self, url: str, api: str = "taskqueue"):
         self.url = url.rstrip("/")
+        self.api = api
 
     def call(self, method: str, path: str, params=None, body=None):
+        if path.startswith("/admin/v1/projects/") and self.api != "taskqueue":
+            params = {**(params or {}), "api": self.api}  # the admin API's kind of queue
         query = "?" + urllib.parse.urlencode(params) if params else ""
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.url + path + query, data=data, method=method,
@@ -69,7 +72,14 @@ class Client:
 def _options(fn):
     fn = click.option("--url", default="http://127.0.0.1:8080", show_default=True, envvar="QUEUESERVICE_URL",
                       help="The running service.")(fn)
+    fn = click.option("--api", default="taskqueue", show_default=True,
+                      help="Which API's queues (taskqueue: the pull queues).")(fn)
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(fn)
+
+
+def _pull_queues_only(api: str, command: str) -> None:
+    if api != "taskqueue":
+        raise click.UsageError(f"{command} speaks the TaskQueue API: it works on pull queues only (--api taskqueue)")
 
 
 def _table(rows, headers):
@@ -89,9 +99,9 @@ def _out(as_json, value, show):
 
 @click.command("queues")
 @_options
-def queues_cmd(url, as_json):
+def queues_cmd(url, as_json, api):
     """List every queue with its counts."""
-    client, items = Client(url), []
+    client, items = Client(url, api), []
     while True:  # the admin API answers a page at a time
         page = client.call("GET", "/admin/v1/queues", {"offset": len(items), "limit": 1000})
         items += page.get("items", [])
@@ -110,12 +120,12 @@ def queues_cmd(url, as_json):
 @click.option("--limit", type=int, default=50, show_default=True)
 @click.option("--offset", type=int, default=0)
 @_options
-def tasks_cmd(project, queue, state, tag, limit, offset, url, as_json):
+def tasks_cmd(project, queue, state, tag, limit, offset, url, as_json, api):
     """List the tasks of a queue in one state."""
     params = {"state": state, "limit": limit, "offset": offset}
     if tag is not None:
         params["tag"] = tag
-    page = Client(url).call("GET", admin_path(project, queue, "tasks"), params)
+    page = Client(url, api).call("GET", admin_path(project, queue, "tasks"), params)
     now = int(time.time() * 1e6)
     _out(as_json, page, lambda page: _table(
         [(t["id"], t["state"], t.get("tag", ""), t["retryCount"], presentation.relative(int(t["enqueueTimestamp"]), now),
@@ -128,9 +138,9 @@ def tasks_cmd(project, queue, state, tag, limit, offset, url, as_json):
 @click.argument("queue")
 @click.argument("task")
 @_options
-def task_cmd(project, queue, task, url, as_json):
+def task_cmd(project, queue, task, url, as_json, api):
     """Show one task: its payload and its history."""
-    found = Client(url).call("GET", admin_path(project, queue, "tasks", task))
+    found = Client(url, api).call("GET", admin_path(project, queue, "tasks", task))
 
     def show(t):
         for key in ("id", "state", "tag", "retryCount"):
@@ -152,15 +162,16 @@ def task_cmd(project, queue, task, url, as_json):
 @click.option("--tag", default=None)
 @click.option("--name", default=None, help="Task name (generated when left out).")
 @_options
-def insert_cmd(project, queue, payload, tag, name, url, as_json):
+def insert_cmd(project, queue, payload, tag, name, url, as_json, api):
     """Insert a task whose payload is PAYLOAD (text; '-' reads standard input)."""
+    _pull_queues_only(api, "insert")
     data = sys.stdin.buffer.read() if payload == "-" else payload.encode("utf-8")
     body = {"queueName": queue, "payloadBase64": base64.b64encode(data).decode()}
     if tag is not None:
         body["tag"] = tag
     if name:
         body["id"] = name
-    task = Client(url).call("POST", taskqueue_path(project, queue, "tasks"), body=body)
+    task = Client(url, api).call("POST", taskqueue_path(project, queue, "tasks"), body=body)
     _out(as_json, task, lambda t: click.echo(t["id"]))
 
 
@@ -171,12 +182,13 @@ def insert_cmd(project, queue, payload, tag, name, url, as_json):
 @click.option("--secs", "lease_secs", type=int, default=60, show_default=True)
 @click.option("--tag", default=None, help="Only tasks with this tag.")
 @_options
-def lease_cmd(project, queue, num_tasks, lease_secs, tag, url, as_json):
+def lease_cmd(project, queue, num_tasks, lease_secs, tag, url, as_json, api):
     """Lease tasks, as a worker would."""
+    _pull_queues_only(api, "lease")
     params = {"numTasks": num_tasks, "leaseSecs": lease_secs}
     if tag is not None:
         params.update(groupByTag="true", tag=tag)
-    items = Client(url).call("POST", taskqueue_path(project, queue, "tasks", "lease"),
+    items = Client(url, api).call("POST", taskqueue_path(project, queue, "tasks", "lease"),
                              params).get("items", [])
     _out(as_json, items, lambda items: _table(
         [(t["id"], t.get("tag", ""), t["retry_count"], presentation.when(int(t["leaseTimestamp"])),
@@ -189,9 +201,9 @@ def lease_cmd(project, queue, num_tasks, lease_secs, tag, url, as_json):
 @click.argument("queue")
 @click.argument("task")
 @_options
-def delete_cmd(project, queue, task, url, as_json):
+def delete_cmd(project, queue, task, url, as_json, api):
     """Delete a task."""
-    Client(url).call("DELETE", admin_path(project, queue, "tasks", task))
+    Client(url, api).call("DELETE", admin_path(project, queue, "tasks", task))
     _out(as_json, {"deleted": task}, lambda v: click.echo(f"deleted {task}"))
 
 
@@ -200,9 +212,9 @@ def delete_cmd(project, queue, task, url, as_json):
 @click.argument("queue")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @_options
-def purge_cmd(project, queue, yes, url, as_json):
+def purge_cmd(project, queue, yes, url, as_json, api):
     """Delete every task of a queue, with progress."""
-    client = Client(url)
+    client = Client(url, api)
     path = admin_path(project, queue)
     summary = client.call("GET", path)
     total = summary["total"] + summary["dead"]
@@ -226,10 +238,10 @@ def purge_cmd(project, queue, yes, url, as_json):
 @click.argument("queue")
 @click.argument("task", required=False)
 @_options
-def requeue_cmd(project, queue, task, url, as_json):
+def requeue_cmd(project, queue, task, url, as_json, api):
     """Put a dead-lettered task (or, without TASK, all of them) back in the queue."""
     path = admin_path(project, queue)
-    client = Client(url)
+    client = Client(url, api)
     if task is not None:
         if not task:
             raise click.UsageError("TASK is empty; leave it out to requeue every dead letter")

@@ -39,6 +39,16 @@ def blueprint(ops) -> Blueprint:
     pages = Blueprint("dashboard", __name__, url_prefix="/dashboard", template_folder="templates",
                       static_folder="static", static_url_path="/static")
 
+    def api_of() -> str:
+        """The kind of queue a page is about: `?api=` (default the pull queues)."""
+        return request.args.get("api") or "taskqueue"
+
+    @pages.url_defaults
+    def _keep_api(endpoint, values):
+        """Links and forms of a page about another kind of queue keep saying which kind."""
+        if endpoint != "dashboard.static" and "api" not in values and request and api_of() != "taskqueue":
+            values["api"] = api_of()
+
     @pages.errorhandler(Exception)
     def _any_error(exc):
         """Every failure as an HTML page (a Redis outage too), with the status the API would answer."""
@@ -76,28 +86,28 @@ def blueprint(ops) -> Blueprint:
 
     @pages.route("/q/<project>/<queue>")
     def queue_page(project, queue):
-        kind, ref = ops.ref(project, queue)
+        kind, ref = ops.ref(project, queue, api_of())
         state = request.args.get("state", "all")
         if state not in kind.states:
             state = "all"
         tag = request.args.get("tag") or None
         offset = min(max(0, request.args.get("offset", 0, type=int)), 10**9)
-        page = ops.tasks(ref.project, ref.queue, state, offset, PAGE_SIZE, tag)
+        page = ops.tasks(ref.project, ref.queue, state, offset, PAGE_SIZE, tag, ref.api)
         rows = [(t, t["state"]) for t in page["items"]]
 
         def link(**changes):
             args = {"state": state, "tag": tag or "", "offset": offset, **changes}
-            return url_for(".queue_page", project=ref.project, queue=ref.queue) + "?" + urlencode(
-                {k: v for k, v in args.items() if v not in ("", None, 0) or k == "state"})
+            return url_for(".queue_page", project=ref.project, queue=ref.queue,
+                           **{k: v for k, v in args.items() if v not in ("", None, 0) or k == "state"})
 
-        return render_template("queue.html", keys=ref, stats=ops.queue(ref.project, ref.queue), rows=rows,
+        return render_template("queue.html", keys=ref, stats=ops.queue(ref.project, ref.queue, ref.api), rows=rows,
                                state=state, tag=tag or "", offset=offset, page_size=PAGE_SIZE,
                                total=page.get("total"), now=page["now"], states=kind.states, link=link)
 
     @pages.route("/q/<project>/<queue>/t/<task>")
     def task_page(project, queue, task):
-        _, ref = ops.ref(project, queue)
-        found = ops.task(ref.project, ref.queue, task)
+        _, ref = ops.ref(project, queue, api_of())
+        found = ops.task(ref.project, ref.queue, task, ref.api)
         payload = base64.b64decode(found.get("payloadBase64", ""))
         kind, text = presentation.preview(payload)
         return render_template("task.html", keys=ref, task=found, state=found["state"], kind=kind, preview=text,
@@ -106,7 +116,7 @@ def blueprint(ops) -> Blueprint:
 
     def act(project, queue, action):
         """Run a form's action, then go back with its outcome in the URL (no session needed)."""
-        _, ref = ops.ref(project, queue)
+        _, ref = ops.ref(project, queue, api_of())
         target = redirect_target(request.form.get("next")) or url_for(
             ".queue_page", project=ref.project, queue=ref.queue)
         try:
@@ -119,12 +129,12 @@ def blueprint(ops) -> Blueprint:
 
     @pages.post("/q/<project>/<queue>/t/<task>/<action>")
     def task_action(project, queue, task, action):
-        kind, _ = ops.ref(project, queue)
+        kind, _ = ops.ref(project, queue, api_of())
         if action not in kind.task_actions:
             abort(404)
 
         def run(ref):
-            ops.act(ref.project, ref.queue, action, task)
+            ops.act(ref.project, ref.queue, action, task, ref.api)
             return kind.task_actions[action].format(task)
         return act(project, queue, run)
 
@@ -132,7 +142,7 @@ def blueprint(ops) -> Blueprint:
     def requeue_dead(project, queue):
         def run(ref):
             """At most REQUEUE_STEP per click (one script call), well inside gunicorn's timeout."""
-            done = ops.requeue_dead(ref.project, ref.queue, REQUEUE_STEP)
+            done = ops.requeue_dead(ref.project, ref.queue, REQUEUE_STEP, ref.api)
             left = done["remaining"]
             return f"Requeued {done['requeued']} dead-lettered tasks" + (f"; {left} left." if left else ".")
         return act(project, queue, run)
@@ -145,7 +155,7 @@ def blueprint(ops) -> Blueprint:
             if not re.fullmatch(r"[0-9]{1,9}", delay):
                 raise InvalidArgument("The delay must be a whole number of seconds")
             task = ops.insert(ref.project, ref.queue, name, request.form.get("payload", "").encode("utf-8"),
-                              request.form.get("tag") or None, min(int(delay), 10 * 365 * 86400))
+                              request.form.get("tag") or None, min(int(delay), 10 * 365 * 86400), ref.api)
             return f"Inserted task {task['id']}."
         return act(project, queue, run)
 

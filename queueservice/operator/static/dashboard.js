@@ -45,7 +45,7 @@
       var total = purge.getAttribute("data-total");
       if (!window.confirm("Delete all " + total + " tasks of this queue for good?")) return;
       var url = "/admin/v1/projects/" + encodeURIComponent(purge.dataset.project) + "/queues/" +
-        encodeURIComponent(purge.dataset.queue) + "/purge?limit=2000";
+        encodeURIComponent(purge.dataset.queue) + "/purge?limit=2000&api=" + encodeURIComponent(purge.dataset.api);
       var progress = document.getElementById("purge-progress");
       var deleted = 0;
       purge.disabled = true;
