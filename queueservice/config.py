@@ -42,7 +42,17 @@ def _bool(env, name, default):
     raw = env.get(name)
     if raw in (None, ""):
         return default
-    return raw.strip().lower() in ("1", "true", "yes", "on")
+    word = raw.strip().lower()
+    if word not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise SystemExit(f"queueservice: {name} must be true or false, not {raw!r}")
+    return word in ("1", "true", "yes", "on")
+
+
+def _positive_float(env, name, default):
+    value = _float(env, name, default)
+    if not value > 0 or value != value or value == float("inf"):
+        raise SystemExit(f"queueservice: {name} must be a number of seconds above 0, not {env.get(name)!r}")
+    return value
 
 
 def _choice(env, name, choices):
@@ -150,12 +160,12 @@ class Settings:
             port=_port(env),
             redis_url=env.get("REDIS_URL") or None,
             redis_cluster=_bool(env, "REDIS_CLUSTER", False),
-            redis_timeout_secs=_float(env, "REDIS_TIMEOUT_SECS", 2.0),
+            redis_timeout_secs=_positive_float(env, "REDIS_TIMEOUT_SECS", 2.0),
             queue_config=env.get("QUEUE_CONFIG") or None,
-            default_max_leases=_int(env, "DEFAULT_MAX_LEASES", 0),
-            history_max_events=_int(env, "HISTORY_MAX_EVENTS", 10_000),
+            default_max_leases=_non_negative(env, "DEFAULT_MAX_LEASES", 0),
+            history_max_events=_non_negative(env, "HISTORY_MAX_EVENTS", 10_000),
             queue_forget_secs=_forget_secs(env),
-            max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 32 * 1024 * 1024),
+            max_request_bytes=_positive(env, "MAX_REQUEST_BYTES", 32 * 1024 * 1024),
             max_batch_response_bytes=_positive(env, "MAX_BATCH_RESPONSE_BYTES", 32 * 1024 * 1024),
             request_read_timeout_secs=_read_timeout(env),
             log_level=_level(env),

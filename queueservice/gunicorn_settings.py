@@ -37,7 +37,15 @@ def _on_starting(server) -> None:
     it is imported, and the checks import it (the workers, forked from here, keep that choice).
     """
     global _created_metrics_dir
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # workers share API metrics through files here
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given and not os.path.isdir(given):
+        raise SystemExit(f"queueservice: PROMETHEUS_MULTIPROC_DIR {given} is not a folder; make it, or "
+                         "unset PROMETHEUS_MULTIPROC_DIR and the service makes its own")
+    if given and any(name.endswith(".db") for name in os.listdir(given)):
+        logging.getLogger("queueservice").warning(
+            "PROMETHEUS_MULTIPROC_DIR %s holds metric files of an earlier run: their counts are added in; "
+            "empty it between runs", given)
+    if not given:  # workers share API metrics through files here
         _created_metrics_dir = tempfile.mkdtemp(prefix="queueservice-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = _created_metrics_dir
     if os.environ.get("API_DATA_DIR"):

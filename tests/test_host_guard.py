@@ -80,6 +80,17 @@ def test_allowed_hosts_setting():
     assert host_allowed("anything", parse_allowed("*"))
 
 
+@pytest.mark.parametrize("host", ["127.0.0.2:8080", "127.255.0.1", "localhost.", "LOCALHOST:1", "[::1]:80"])
+def test_every_loopback_form_is_served(host):
+    assert host_allowed(host, frozenset())
+
+
+@pytest.mark.parametrize("host", ["[::1]evil", "localhost:abc", "localhost:1@evil", "127.1", "127.0.0.256",
+                                  "0.0.0.0"])
+def test_malformed_or_foreign_hosts_are_refused(host):
+    assert not host_allowed(host, frozenset())
+
+
 @pytest.mark.parametrize("origin", ["file://", "null", "file:///home/me/page.html", "http://evil.example"])
 def test_origin_without_our_host_cannot_write(gunicorn_server, origin):
     r = requests.post(gunicorn_server.url + "/taskqueue/v1beta2/projects/app/taskqueues/o/tasks",
@@ -95,7 +106,8 @@ def test_same_origin_page_can_write(gunicorn_server):
 
 
 @pytest.mark.parametrize("target", ["/dashboard/q/app/x\r\nSet-Cookie: a=b", "https://evil.example/",
-                                    "//evil.example/dashboard/", "/dashboard/\\evil", "/elsewhere"])
+                                    "//evil.example/dashboard/", "/dashboard/\\evil", "/elsewhere",
+                                    "/dashboard/../elsewhere"])
 def test_bad_redirect_target_is_refused_before_the_action(gunicorn_server, target):
     queue = "next-" + uuid.uuid4().hex[:8]
     r = requests.post(f"{gunicorn_server.url}/dashboard/q/app/{queue}/insert",
@@ -114,3 +126,8 @@ def test_good_redirect_target_is_followed(gunicorn_server):
                       allow_redirects=False, timeout=10)
     assert r.status_code == 303
     assert r.headers["Location"].startswith(f"/dashboard/q/app/{queue}?state=all&msg=Inserted")
+
+
+def test_an_unknown_dashboard_page_is_an_html_404(gunicorn_server):
+    r = requests.get(gunicorn_server.url + "/dashboard/nope", timeout=10)
+    assert r.status_code == 404 and "text/html" in r.headers["Content-Type"]

@@ -32,6 +32,19 @@ def test_idle_empty_queues_are_forgotten_with_their_history(redis_client):
     assert redis_client.sismember(REGISTRY, "p/emptied")
 
 
+def test_a_queue_forgotten_by_one_process_is_listed_again_by_anothers_next_insert(redis_client):
+    """Each process remembers for a while that it registered a queue; a sweep elsewhere must not
+    leave a queue that holds tasks out of the listings."""
+    sweeper, producer = TaskStore(redis_client), TaskStore(redis_client)
+    keys = producer.keys("p", "twice")
+    producer.insert(keys, "t", b"x")
+    producer.delete(keys, "t")
+    assert sweeper.forget_idle(0) == 1 and not redis_client.sismember(REGISTRY, "p/twice")
+    producer.insert(keys, "t2", b"x")  # the producer registered it seconds ago, by its own account
+    assert redis_client.sismember(REGISTRY, "p/twice")
+    assert [k.queue for k in sweeper.queues()] == ["twice"]
+
+
 def test_summaries_match_stats_and_skip_idle_queues(redis_client):
     store = TaskStore(redis_client)
     queues = [store.keys("p", f"q{i}") for i in range(5)]

@@ -55,6 +55,8 @@ QUEUE_FILES = {
     "duplicate names": ("queue:\n- name: a\n  mode: pull\n- name: a\n  mode: pull\n", "defined twice"),
     "empty file": ("", "the file is empty"),
     "misspelled queue key": ("queue:\n- name: a\n  mod: pull\n", "did you mean 'mode'"),
+    "not utf-8": (b"queue:\n- name: caf\xe9\n  mode: pull\n", "not UTF-8 text"),
+    "too large": ("# " + "x" * (1024 * 1024) + "\n", "over 1024 KiB"),
 }
 
 
@@ -62,7 +64,9 @@ QUEUE_FILES = {
 def test_bad_queue_config_is_one_line(tmp_path, case):
     text, fix = QUEUE_FILES[case]
     path = tmp_path / "queue.yaml"
-    if text is not None:
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    elif text is not None:
         path.write_text(text)
     command = GUNICORN if case in ("mode pul", "empty file") else MODULE
     line = refused(command, {"QUEUE_CONFIG": str(path)})
@@ -78,6 +82,41 @@ def test_bad_queue_config_is_one_line(tmp_path, case):
 ], ids=["port", "scheme", "host", "threads"])
 def test_bad_setting_is_one_line(command, env, reason):
     assert reason in refused(command, env)
+
+
+@pytest.mark.parametrize("env,reason", [
+    ({"REDIS_TIMEOUT_SECS": "-1"}, "REDIS_TIMEOUT_SECS must be a number of seconds above 0"),
+    ({"REDIS_TIMEOUT_SECS": "0"}, "REDIS_TIMEOUT_SECS must be a number of seconds above 0"),
+    ({"MAX_REQUEST_BYTES": "-5"}, "MAX_REQUEST_BYTES must be at least 1"),
+    ({"REDIS_CLUSTER": "maybe"}, "REDIS_CLUSTER must be true or false"),
+    ({"DEFAULT_MAX_LEASES": "-1"}, "DEFAULT_MAX_LEASES must be 0 or more"),
+    ({"HISTORY_MAX_EVENTS": "-1"}, "HISTORY_MAX_EVENTS must be 0 or more"),
+    ({"BACKGROUND_WORK": "later"}, "BACKGROUND_WORK must be 'serve', 'apart' or unset"),
+])
+def test_every_setting_is_checked(env, reason):
+    with pytest.raises(SystemExit) as info:
+        Settings.from_env(env)
+    assert reason in str(info.value)
+
+
+def test_a_bad_number_setting_is_one_line_at_start():
+    assert "REDIS_TIMEOUT_SECS must be" in refused(MODULE, {"REDIS_TIMEOUT_SECS": "-1"})
+
+
+def test_a_missing_metrics_folder_of_the_users_is_one_line(tmp_path):
+    line = refused(GUNICORN, {"REDIS_URL": "redis://127.0.0.1:1/0", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "nope")})
+    assert "PROMETHEUS_MULTIPROC_DIR" in line and "is not a folder" in line
+
+
+def test_wrong_redis_credentials_are_one_line(plain_redis):
+    import redis as redis_py
+
+    redis_py.Redis(port=plain_redis.port).config_set("requirepass", "right")
+    try:
+        url = plain_redis.url.replace("redis://", "redis://:wrong@")
+        assert "refused the credentials of REDIS_URL" in refused(MODULE, {"REDIS_URL": url})
+    finally:
+        redis_py.Redis(port=plain_redis.port, password="right").config_set("requirepass", "")
 
 
 def test_bad_worker_count_is_one_line():

@@ -20,13 +20,18 @@ LOOPBACK = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 
 
 def split_host(host: str) -> tuple:
-    """("name", "port" or "") of a Host header value; the name lower-cased, IPv6 kept in brackets."""
+    """("name", "port" or "") of a Host header value; the name lower-cased, IPv6 kept in brackets.
+    A malformed value (a port that is not a number, text after an IPv6 address) gives ("", "")."""
     host = host.strip().lower()
     if host.startswith("["):
         name, _, rest = host.partition("]")
-        return name + "]", rest[1:] if rest.startswith(":") else ""
-    name, _, port = host.partition(":")
-    return name.rstrip("."), port
+        name, port = name + "]", rest[1:] if rest.startswith(":") else rest
+    else:
+        name, _, port = host.partition(":")
+        name = name.rstrip(".")
+    if port and not (port.isascii() and port.isdigit()):
+        return "", ""
+    return name, port
 
 
 def host_allowed(host: str, allowed: frozenset) -> bool:
@@ -35,7 +40,14 @@ def host_allowed(host: str, allowed: frozenset) -> bool:
     name, port = split_host(host)
     if not name:
         return False
-    return name in LOOPBACK or name in allowed or (bool(port) and f"{name}:{port}" in allowed)
+    return (name in LOOPBACK or _loopback_ipv4(name) or name in allowed
+            or (bool(port) and f"{name}:{port}" in allowed))
+
+
+def _loopback_ipv4(name: str) -> bool:
+    """127.0.0.0/8 in dotted-quad form (a service bound to 127.0.0.2 answers to its own address)."""
+    parts = name.split(".")
+    return len(parts) == 4 and parts[0] == "127" and all(p.isascii() and p.isdigit() and int(p) < 256 for p in parts)
 
 
 class HostGuard:

@@ -27,6 +27,7 @@ def redirect_target(target: str | None) -> str | None:
         return None
     parts = urlsplit(target)
     if (not target.startswith("/dashboard/") or target.startswith("//") or "\\" in target
+            or any(seg in (".", "..") for seg in parts.path.split("/"))
             or parts.scheme or parts.netloc or any(ord(c) < 0x20 or ord(c) == 0x7f for c in target)
             or len(target) > 2000):
         raise InvalidArgument("The form's 'next' must be a path of this dashboard (/dashboard/...); "
@@ -72,6 +73,10 @@ def blueprint(ops) -> Blueprint:
     @pages.app_template_filter("relative")
     def _relative(usec, now_usec):
         return presentation.relative(usec, now_usec)
+
+    @pages.route("/<path:unknown>")
+    def _no_such_page(unknown):
+        abort(404)
 
     @pages.route("/")
     def overview():

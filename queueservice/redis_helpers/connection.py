@@ -178,7 +178,14 @@ def check_policy_at_start(client) -> None:
     """Refuse (StartupError) a Redis that may evict task data; log when that cannot be checked."""
     try:
         nodes = memory_info(client)
+    except redis.exceptions.AuthenticationError as exc:
+        raise StartupError(f"Redis refused the credentials of REDIS_URL ({exc}); fix the user or password "
+                           "in REDIS_URL") from None
     except UNAVAILABLE_ERRORS as exc:
+        if "certificate" in str(exc).lower() or "ssl" in str(exc).lower():
+            raise StartupError(f"the TLS connection to Redis failed ({exc}); trust its certificate with "
+                               "?ssl_ca_certs=/path/ca.pem in REDIS_URL, or check the scheme "
+                               "(rediss:// for TLS, redis:// without)") from None
         log.warning("could not check Redis maxmemory-policy at start (%s); /healthz checks it "
                     "once Redis answers", exc)
         return

@@ -56,6 +56,9 @@
           progress.textContent = "Purged " + deleted + ", " + body.remaining + " left";
           if (body.remaining > 0 && body.deleted > 0) step();
           else window.location.search = "?msg=" + encodeURIComponent("Purged " + deleted + " tasks.");
+        }).catch(function (err) {
+          progress.textContent = "Purge stopped after " + deleted + " tasks: " + err;
+          purge.disabled = false;
         });
       })();
     }

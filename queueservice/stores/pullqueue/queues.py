@@ -93,11 +93,22 @@ def _queue_entry(entry, index: int, path, pattern=QUEUE_NAME) -> QueueConfig:
     return QueueConfig(name=name, mode=mode, max_leases=limit, consumer_emails=users, producer_emails=writers)
 
 
+#: App Engine allowed at most a few hundred queues; a file far larger than that is not a queue.yaml.
+MAX_QUEUE_CONFIG_BYTES = 1024 * 1024
+
+
 def load_queue_yaml(path: str, pattern=QUEUE_NAME) -> dict:
     """{name: QueueConfig} of an App Engine queue.yaml, fully checked. Raises QueueConfigError."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_QUEUE_CONFIG_BYTES + 1)
+        if len(raw) > MAX_QUEUE_CONFIG_BYTES:
+            raise QueueConfigError(f"QUEUE_CONFIG {path}: the file is over {MAX_QUEUE_CONFIG_BYTES // 1024} KiB; "
+                                   "point QUEUE_CONFIG at an App Engine queue.yaml")
+        data = yaml.safe_load(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise QueueConfigError(f"QUEUE_CONFIG {path}: not UTF-8 text (byte {exc.start}); save the file as "
+                               "UTF-8") from None
     except OSError as exc:
         raise QueueConfigError(f"QUEUE_CONFIG {path}: cannot be read ({exc.strerror}); "
                                "point QUEUE_CONFIG at an App Engine queue.yaml, or unset it") from None

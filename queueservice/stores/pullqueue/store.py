@@ -190,6 +190,9 @@ class TaskStore:
                           delay_secs * 1_000_000, "1" if self._tombstone_usec else "0")
         if reply[0] != Code.OK:
             _raise_for(reply[0], keys, name)
+        if int(reply[2]):  # the queue was empty, so a sweep may have forgotten it: list it again
+            self._redis.sadd(REGISTRY, registry_entry(keys))
+            self._registered[registry_entry(keys)] = time.monotonic()
         return Task.from_reply(reply[1], payload=payload)
 
     def insert_many(self, keys: QueueKeys, tasks, batch: int = 2000) -> int:

@@ -6,7 +6,7 @@
 -- (0 = now), ARGV[6] alphabet 's'|'u', ARGV[7] tag ('' = none),
 -- ARGV[8] delay in µs counted from now (used when ARGV[5] is 0),
 -- ARGV[9] '1' to honour tombstones ('0' when TASK_TOMBSTONE_SECS is 0: names are free at once)
--- Returns {0, task} inserted, {2} name taken (Code.TASK_EXISTS), {6} name tombstoned
+-- Returns {0, task, 1 if the queue held no task before} inserted, {2} name taken (Code.TASK_EXISTS), {6} name tombstoned
 -- (Code.TOMBSTONED).
 local name = ARGV[3]
 if redis.call('HEXISTS', K_TASKS, name) == 1 then
@@ -20,6 +20,8 @@ end
 local eta = tonumber(ARGV[5])
 local delay = tonumber(ARGV[8] or '0')
 if eta == 0 and delay > 0 then eta = now + delay end
+-- The first task of an empty queue: the caller registers the queue again, in case a sweep forgot it.
+local was_empty = redis.call('EXISTS', K_TASKS) == 0
 local m = {enq = now, lease = eta, rc = 0, alphabet = ARGV[6], tag = ARGV[7]}
 local score = now
 if eta > 0 then score = eta end
@@ -30,4 +32,4 @@ redis.call('ZADD', K_ETA, fmt(score), member)
 redis.call('ZADD', K_ENQ, fmt(now), member)
 redis.call('ZADD', tag_key(m.tag), fmt(score), member)
 record(name, 'inserted', 0, now)
-return {0, task_reply(name, m, nil)}
+return {0, task_reply(name, m, nil), was_empty and 1 or 0}
