@@ -62,3 +62,27 @@ def advance_clock(client, seconds: float) -> None:
         time.sleep(seconds)
         return
     assert r.status_code == 200, r.get_data(as_text=True)
+
+
+def methods_of(doc: dict) -> dict:
+    """{method id: method} of a discovery document, nested resources included."""
+    out = {}
+
+    def walk(resources):
+        for resource in resources.values():
+            for method in resource.get("methods", {}).values():
+                out[method["id"]] = method
+            walk(resource.get("resources", {}))
+
+    walk(doc["resources"])
+    return out
+
+
+def read_all(sock) -> bytes:
+    """Everything a raw socket receives until the server closes it."""
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk

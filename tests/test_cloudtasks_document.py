@@ -14,6 +14,7 @@ from werkzeug.routing import Map, Rule
 
 from queueservice.engine.calls import PatternConverters, build_routes
 from queueservice.engine.discovery import load_document
+from tests.helpers import methods_of
 
 REPO = Path(__file__).resolve().parent.parent
 OURS = REPO / "queueservice" / "apis" / "cloudtasks_v2.api"
@@ -26,17 +27,6 @@ NAMED = {"properties", "parameters", "schemas", "methods", "resources"}
 PROSE = {"description", "enumDescriptions"}
 
 
-def _methods(doc):
-    out = {}
-
-    def walk(resources):
-        for resource in resources.values():
-            for method in resource.get("methods", {}).values():
-                out[method["id"]] = method
-            walk(resource.get("resources", {}))
-
-    walk(doc["resources"])
-    return out
 
 
 def _without_prose(node, named=False):
@@ -110,12 +100,12 @@ def test_same_global_parameters(ours, google):
 
 
 def test_same_method_ids(ours, google):
-    assert set(_methods(ours)) == set(_methods(google))
-    assert len(_methods(ours)) == 24
+    assert set(methods_of(ours)) == set(methods_of(google))
+    assert len(methods_of(ours)) == 24
 
 
 def test_methods_have_same_paths_verbs_parameters_and_bodies(ours, google):
-    mine, theirs = _methods(ours), _methods(google)
+    mine, theirs = methods_of(ours), methods_of(google)
     for method_id, g in theirs.items():
         m = mine[method_id]
         for key in ("path", "flatPath", "httpMethod", "parameterOrder", "request", "response"):
@@ -130,7 +120,7 @@ def test_methods_have_same_paths_verbs_parameters_and_bodies(ours, google):
 
 def test_methods_carry_nothing_else_but_prose_and_scopes(ours, google):
     """Whatever else a method of Google's has (a new key in a later revision), ours has too."""
-    mine, theirs = _methods(ours), _methods(google)
+    mine, theirs = methods_of(ours), methods_of(google)
     for method_id, g in theirs.items():
         g = {k: v for k, v in g.items() if k != "scopes"}
         assert _without_prose(mine[method_id]) == _without_prose(g), method_id
@@ -150,7 +140,7 @@ def test_a_property_named_description_is_structure_not_prose(ours, google):
 
 def test_no_auth_scopes(ours):
     assert "auth" not in ours
-    assert all("scopes" not in m for m in _methods(ours).values())
+    assert all("scopes" not in m for m in methods_of(ours).values())
 
 
 def test_fixture_carries_no_prose(google):
@@ -164,7 +154,7 @@ def test_fixture_carries_no_prose(google):
 def test_everything_is_described(ours):
     assert ours["description"] and ours["title"]
     missing = [f"?{n}" for n, p in ours["parameters"].items() if not p.get("description")]
-    for method_id, m in _methods(ours).items():
+    for method_id, m in methods_of(ours).items():
         if not m.get("description"):
             missing.append(method_id)
         missing += [f"{method_id}?{n}" for n, p in m.get("parameters", {}).items() if not p.get("description")]

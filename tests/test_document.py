@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from queueservice.engine.binding import load_api, resolve_handlers
+from tests.helpers import methods_of
 
 REPO = Path(__file__).resolve().parent.parent
 OURS = REPO / "queueservice" / "apis" / "taskqueue_v1beta2.api"
@@ -16,17 +17,6 @@ OURS = REPO / "queueservice" / "apis" / "taskqueue_v1beta2.api"
 GOOGLE = REPO / "tests" / "fixtures" / "google_taskqueue_v1beta2.json"
 
 
-def _methods(doc):
-    out = {}
-
-    def walk(resources):
-        for resource in resources.values():
-            for method in resource.get("methods", {}).values():
-                out[method["id"]] = method
-            walk(resource.get("resources", {}))
-
-    walk(doc["resources"])
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +37,11 @@ def test_identity_matches(ours, google, key):
 
 
 def test_same_method_ids(ours, google):
-    assert set(_methods(ours)) == set(_methods(google))
+    assert set(methods_of(ours)) == set(methods_of(google))
 
 
 def test_methods_have_same_paths_verbs_parameters_and_bodies(ours, google):
-    mine, theirs = _methods(ours), _methods(google)
+    mine, theirs = methods_of(ours), methods_of(google)
     for method_id, g in theirs.items():
         m = mine[method_id]
         assert (m["path"], m["httpMethod"]) == (g["path"], g["httpMethod"]), method_id
@@ -82,13 +72,13 @@ def test_same_schemas(ours, google):
 
 def test_no_auth_scopes(ours):
     assert "auth" not in ours
-    assert all("scopes" not in m for m in _methods(ours).values())
+    assert all("scopes" not in m for m in methods_of(ours).values())
 
 
 def test_every_method_has_a_description(ours):
     """Ours describes each method. That the wording is our own is not checked here: the fixture copy
     of Google's document carries none of Google's prose to compare with."""
-    assert [i for i, m in _methods(ours).items() if not m.get("description")] == []
+    assert [i for i, m in methods_of(ours).items() if not m.get("description")] == []
 
 
 def test_module_implements_exactly_the_document():

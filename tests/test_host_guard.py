@@ -12,6 +12,7 @@ import requests
 
 from queueservice.config import parse_allowed
 from queueservice.engine.hosts import host_allowed
+from tests.helpers import read_all
 
 ROUTES = [
     ("GET", "/taskqueue/v1beta2/projects/app/taskqueues/q/tasks"),
@@ -30,12 +31,7 @@ ROUTES = [
 def _raw(port, request: bytes) -> tuple:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(request)
-        data = b""
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = read_all(sock)
     head, _, body = data.partition(b"\r\n\r\n")
     return int(head.split(b" ", 2)[1]), head, body
 

@@ -12,6 +12,7 @@ import pytest
 
 from harness.servers import gunicorn_on
 from harness.slow_clients import SlowClients, ordinary_latencies
+from tests.helpers import read_all
 
 
 @pytest.fixture(scope="module")
@@ -56,11 +57,6 @@ def test_expect_continue_and_pipelined_requests_are_served(web):
         assert sock.recv(4096).startswith(b"HTTP/1.1 100 Continue")
         sock.sendall(body + b"GET " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
                      b"GET " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        data = b""
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = read_all(sock)
     statuses = re.findall(rb"HTTP/1\.1 (\d{3})", data)
     assert [s for s in statuses if s != b"100"] == [b"200", b"200", b"200"]
