@@ -1,0 +1,53 @@
+"""Every Redis key of the push-queue store, built here and nowhere else.
+
+All keys of one queue share the hash tag `{<project>/<location>/<queue>}`, so a queue lives in one
+Redis Cluster slot and its Lua scripts may touch all of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Sorted set (all scores 0, so ordered by member) of "<project>/<location>/<queue>": listings.
+REGISTRY = "ct:queues"
+
+
+@dataclass(frozen=True)
+class QueueKeys:
+    project: str
+    location: str
+    queue: str
+
+    @property
+    def base(self) -> str:
+        return f"ct:{{{self.project}/{self.location}/{self.queue}}}:"
+
+    @property
+    def queue_hash(self) -> str:
+        """Hash: config (the Queue as JSON), state, purge_usec, version, created_usec."""
+        return self.base + "queue"
+
+    @property
+    def gone(self) -> str:
+        """String, set (with an expiry) while a deleted queue's name may not be created again."""
+        return self.base + "gone"
+
+    def all(self) -> list:
+        """Every key of the queue, in the order the Lua scripts expect as KEYS."""
+        return [self.queue_hash, self.gone]
+
+    @property
+    def entry(self) -> str:
+        """Its member of REGISTRY."""
+        return f"{self.project}/{self.location}/{self.queue}"
+
+    @property
+    def name(self) -> str:
+        """Its Cloud Tasks resource name."""
+        return f"projects/{self.project}/locations/{self.location}/queues/{self.queue}"
+
+    @classmethod
+    def from_entry(cls, entry: bytes | str) -> "QueueKeys":
+        text = entry.decode("utf-8") if isinstance(entry, bytes) else entry
+        project, location, queue = text.rsplit("/", 2)
+        return cls(project, location, queue)

@@ -1,0 +1,9 @@
+-- delete: remove a queue and keep its name from being created again for a while.
+-- Touches queue, gone.
+-- ARGV[1] how long the name stays taken, in ms (0: it is free at once)
+-- Returns {0} or {1} no such queue (Code.NOT_FOUND).
+if redis.call('EXISTS', K_QUEUE) == 0 then return {1} end
+redis.call('DEL', K_QUEUE)
+local window_ms = tonumber(ARGV[1])
+if window_ms > 0 then redis.call('SET', K_GONE, '1', 'PX', window_ms) end
+return {0}

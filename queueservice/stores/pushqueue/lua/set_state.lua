@@ -1,0 +1,6 @@
+-- set_state: pause or resume a queue. Touches queue.
+-- ARGV[1] RUNNING or PAUSED
+-- Returns the queue or {1} no such queue (Code.NOT_FOUND).
+if redis.call('EXISTS', K_QUEUE) == 0 then return {1} end
+redis.call('HSET', K_QUEUE, 'state', ARGV[1])
+return queue_reply()
