@@ -6,7 +6,15 @@ import pytest
 
 from queueservice.errors import InvalidArgument
 from queueservice.stores.pushqueue.queues import default_queue, updated
-from queueservice.stores.pushqueue.store import PushQueueStore, QueueExists, QueueNotFound, QueueRecentlyDeleted
+from queueservice.stores.pushqueue.store import (
+    PushQueueStore,
+    QueueExists,
+    QueueNotFound,
+    QueueRecentlyDeleted,
+    TaskExists,
+    TaskGone,
+    TaskNotFound,
+)
 
 NAME = "projects/p/locations/us-central1/queues/q"
 
@@ -101,3 +109,85 @@ def test_the_keys_of_a_queue_share_one_hash_tag(store, redis_client):
     assert {k[k.index("{"):k.index("}") + 1] for k in keys.all()} == {"{p/us-central1/q}"}
     assert keys.queue_hash == "ct:{p/us-central1/q}:queue"
     assert redis_client.zscore("ct:queues", "p/us-central1/q") == 0
+
+
+# --- tasks (conformance 15, 16, 17, 18, 21, 22, 41, 43) ------------------------------------
+
+HTTP = {"httpRequest": {"url": "http://localhost:9/x", "httpMethod": "POST"}}
+
+
+@pytest.fixture
+def queue(store):
+    store.create(default_queue(NAME))
+    return NAME
+
+
+def test_a_task_without_a_name_gets_a_decimal_id(store, queue):
+    task = store.create_task(queue, None, HTTP)
+    task_id = task.task["name"].rsplit("/tasks/", 1)[1]
+    assert task.task["name"].startswith(queue + "/tasks/") and task_id.isdigit() and len(task_id) == 19
+
+
+def test_a_named_task_is_stored_and_due_now_unless_scheduled_later(store, queue):
+    now = store.clock.now_usec()
+    soon = store.create_task(queue, "soon", HTTP, due_usec=now - 10_000_000)
+    later = store.create_task(queue, "later", HTTP, due_usec=now + 3_600_000_000)
+    assert now - 1_000_000 <= soon.due_usec <= store.clock.now_usec()
+    assert later.due_usec == now + 3_600_000_000
+    assert store.get_task(queue, "later").task == {**HTTP, "name": f"{queue}/tasks/later"}
+
+
+def test_a_taken_or_recently_deleted_id_is_already_exists(store, queue):
+    store.create_task(queue, "t", HTTP)
+    with pytest.raises(TaskExists, match="Requested entity already exists"):
+        store.create_task(queue, "t", HTTP)
+    store.delete_task(queue, "t")
+    with pytest.raises(TaskGone, match="existed recently"):
+        store.get_task(queue, "t")
+    with pytest.raises(TaskExists):
+        store.create_task(queue, "t", HTTP)
+    with pytest.raises(TaskNotFound, match="Requested entity was not found"):
+        store.delete_task(queue, "t")
+
+
+def test_without_tombstones_an_id_is_free_at_once(redis_client, queue):
+    store = PushQueueStore(redis_client, tombstone_secs=0)
+    store.create_task(queue, "t", HTTP)
+    store.delete_task(queue, "t")
+    with pytest.raises(TaskNotFound):
+        store.get_task(queue, "t")
+    store.create_task(queue, "t", HTTP)
+
+
+def test_a_task_in_a_missing_queue_is_queue_not_found(store):
+    with pytest.raises(QueueNotFound):
+        store.create_task(NAME, "t", HTTP)
+    with pytest.raises(QueueNotFound):
+        store.list_tasks(NAME)
+
+
+def test_tasks_are_listed_in_creation_order_a_page_at_a_time(store, queue):
+    for name in ("c", "a", "b"):
+        store.create_task(queue, name, HTTP)
+    page, total = store.list_tasks(queue, 0, 2)
+    assert [t.task["name"][-1] for t in page] == ["c", "a"] and total == 3
+    page, _ = store.list_tasks(queue, 2, 2)
+    assert [t.task["name"][-1] for t in page] == ["b"]
+    assert store.list_tasks(queue, 9, 2) == ([], 3)
+
+
+def test_purge_deletes_tasks_created_before_it_in_steps(store, queue):
+    for i in range(5):
+        store.create_task(queue, f"old{i}", HTTP)
+    purged = store.purge(queue, step=2)
+    assert purged.purge_usec > 0 and store.list_tasks(queue) == ([], 0)
+    store.create_task(queue, "new", HTTP)
+    assert [t.task["name"][-3:] for t in store.list_tasks(queue)[0]] == ["new"]
+
+
+def test_deleting_a_queue_deletes_its_tasks(store, queue):
+    store.create_task(queue, "t", HTTP)
+    store.delete(queue)
+    store.forget_deleted(queue)
+    store.create(default_queue(queue))
+    assert store.list_tasks(queue) == ([], 0)

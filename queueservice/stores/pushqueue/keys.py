@@ -32,9 +32,29 @@ class QueueKeys:
         """String, set (with an expiry) while a deleted queue's name may not be created again."""
         return self.base + "gone"
 
+    @property
+    def tasks(self) -> str:
+        """Hash: task id -> the Task as JSON."""
+        return self.base + "tasks"
+
+    @property
+    def due(self) -> str:
+        """Sorted set: task id -> when it is next due to be sent (µs)."""
+        return self.base + "due"
+
+    @property
+    def created(self) -> str:
+        """Sorted set: task id -> when it was created (µs); listings and purge read it."""
+        return self.base + "created"
+
+    @property
+    def tombstones(self) -> str:
+        """Sorted set: id of a task deleted recently -> when its name is free again (µs)."""
+        return self.base + "tombstones"
+
     def all(self) -> list:
         """Every key of the queue, in the order the Lua scripts expect as KEYS."""
-        return [self.queue_hash, self.gone]
+        return [self.queue_hash, self.gone, self.tasks, self.due, self.created, self.tombstones]
 
     @property
     def entry(self) -> str:

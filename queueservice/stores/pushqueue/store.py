@@ -1,12 +1,13 @@
-"""Cloud Tasks queues in Redis: domain verbs, each one atomic Lua script and one round trip.
+"""Cloud Tasks queues and tasks in Redis: domain verbs, each one atomic Lua script and one round trip.
 
 Queues are kept as the API's JSON shape with the engine's typed values (see queues.py); every time
-comes from the shared clock (Redis TIME plus the test offset). Tasks and dispatch come next.
+comes from the shared clock (Redis TIME plus the test offset). Dispatch comes next.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -28,6 +29,9 @@ class Code(IntEnum):
     EXISTS = 2
     RECENTLY_DELETED = 3
     CHANGED = 4
+    TASK_EXISTS = 5
+    TASK_NOT_FOUND = 6
+    TASK_GONE = 7
 
 
 class QueueNotFound(NotFound):
@@ -46,7 +50,38 @@ class QueueRecentlyDeleted(FailedPrecondition):
         super().__init__("The queue cannot be created because a queue with this name existed too recently.")
 
 
-_ERRORS = {Code.NOT_FOUND: QueueNotFound, Code.EXISTS: QueueExists, Code.RECENTLY_DELETED: QueueRecentlyDeleted}
+class TaskExists(Conflict):
+    def __init__(self):
+        super().__init__("Requested entity already exists")
+
+
+class TaskNotFound(NotFound):
+    def __init__(self):
+        super().__init__("Requested entity was not found.")
+
+
+class TaskGone(NotFound):
+    def __init__(self):
+        super().__init__("The task no longer exists, though a task with this name existed recently. "
+                         "The task either successfully completed or was deleted.")
+
+
+_ERRORS = {Code.NOT_FOUND: QueueNotFound, Code.EXISTS: QueueExists, Code.RECENTLY_DELETED: QueueRecentlyDeleted,
+           Code.TASK_EXISTS: TaskExists, Code.TASK_NOT_FOUND: TaskNotFound, Code.TASK_GONE: TaskGone}
+
+
+@dataclass(frozen=True)
+class StoredTask:
+    """A task as stored: the Task (typed JSON), when it is next due and when it was created (µs)."""
+
+    task: dict
+    due_usec: int
+    created_usec: int
+
+    @classmethod
+    def from_reply(cls, reply) -> "StoredTask":
+        json_text, due, created = reply[-3:]
+        return cls(json.loads(json_text), int(float(due)), int(float(created)))
 
 
 @dataclass(frozen=True)
@@ -75,11 +110,14 @@ class PushQueueStore:
     """Cloud Tasks queues of every project and location. Raises QueueNotFound, QueueExists,
     QueueRecentlyDeleted; Redis connection errors propagate (the engine answers 503)."""
 
-    def __init__(self, client, recreate_window_secs: int = 60, clock: Clock | None = None):
-        """`recreate_window_secs`: how long a deleted queue's name cannot be created again."""
+    def __init__(self, client, recreate_window_secs: int = 60, tombstone_secs: int = 3600,
+                 clock: Clock | None = None):
+        """`recreate_window_secs`: how long a deleted queue's name cannot be created again;
+        `tombstone_secs`: how long a deleted task's id cannot be used again (0: not at all)."""
         self._redis = client
         self._scripts = Scripts(client, LUA_DIR)
         self._window_ms = max(0, recreate_window_secs) * 1000
+        self._tombstone_usec = max(0, tombstone_secs) * 1_000_000
         self.clock = clock or Clock(client)
 
     @staticmethod
@@ -88,8 +126,9 @@ class PushQueueStore:
 
     def _run(self, script: str, keys: QueueKeys, *args):
         reply = self._scripts.run(script, keys.all() + [self.clock.key(keys.base)], list(args))
-        if isinstance(reply, list) and reply and int(reply[0]) != Code.OK and Code(int(reply[0])) in _ERRORS:
-            raise _ERRORS[Code(int(reply[0]))]()
+        if isinstance(reply, list) and reply and isinstance(reply[0], int) and reply[0] != Code.OK \
+                and Code(reply[0]) in _ERRORS:
+            raise _ERRORS[Code(reply[0])]()
         return reply
 
     def create(self, queue: dict) -> StoredQueue:
@@ -128,9 +167,39 @@ class PushQueueStore:
     def resume(self, name: str) -> StoredQueue:
         return StoredQueue.from_reply(self._run("set_state", self.keys(name), "RUNNING"))
 
-    def purge(self, name: str) -> StoredQueue:
-        """Every task created before now is dropped (the time is kept as the queue's purgeTime)."""
-        return StoredQueue.from_reply(self._run("purge", self.keys(name)))
+    def purge(self, name: str, step: int = 10_000) -> StoredQueue:
+        """Delete every task created before now (the time becomes the queue's purgeTime), in steps
+        of `step` tasks so that no script call runs long; tasks created meanwhile are kept."""
+        keys, first = self.keys(name), "1"
+        while True:
+            _, deleted, left = self._run("purge", keys, step, first)
+            first = "0"
+            if not int(left) or not int(deleted):
+                return self.get(name)
+
+    def create_task(self, queue_name: str, task_id: str | None, task: dict, due_usec: int = 0) -> StoredTask:
+        """Add a task (the Task resource, typed, without its name) due at `due_usec` (0: now).
+        `task_id` None makes one of decimal digits, as Google does. Raises QueueNotFound, TaskExists."""
+        keys = self.keys(queue_name)
+        task_id = task_id or str(secrets.randbelow(10**19)).zfill(19)
+        resource = {**task, "name": f"{queue_name}/tasks/{task_id}"}
+        reply = self._run("task_create", keys, task_id, json.dumps(resource), due_usec,
+                          "1" if self._tombstone_usec else "0")
+        return StoredTask.from_reply(reply)
+
+    def get_task(self, queue_name: str, task_id: str) -> StoredTask:
+        """Raises TaskNotFound, or TaskGone for a task deleted (or done) within the tombstone window."""
+        return StoredTask.from_reply(self._run("task_get", self.keys(queue_name), task_id))
+
+    def delete_task(self, queue_name: str, task_id: str) -> None:
+        """The task is never sent afterwards. Raises TaskNotFound."""
+        self._run("task_delete", self.keys(queue_name), task_id, self._tombstone_usec)
+
+    def list_tasks(self, queue_name: str, offset: int = 0, limit: int = 1000) -> tuple:
+        """([StoredTask] in creation order, how many tasks the queue holds)."""
+        self.get(queue_name)  # a missing queue is NOT_FOUND, not an empty list
+        reply = self._run("task_list", self.keys(queue_name), offset, limit)
+        return [StoredTask.from_reply(r) for r in reply[2:]], int(reply[1])
 
     def delete(self, name: str) -> None:
         keys = self.keys(name)

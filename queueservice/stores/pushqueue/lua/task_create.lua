@@ -1,0 +1,17 @@
+-- task_create: add a task to an existing queue unless its id is taken or was deleted recently.
+-- Touches queue (reads), tasks, due, created, tombstones (reads).
+-- ARGV[1] task id, ARGV[2] the Task as JSON, ARGV[3] when it is due (µs; 0 = now),
+-- ARGV[4] '1' to honour tombstones
+-- Returns {0, json, due_usec, created_usec}, {1} no such queue (Code.NOT_FOUND),
+-- {5} the id is taken or was deleted recently (Code.TASK_EXISTS).
+if redis.call('EXISTS', K_QUEUE) == 0 then return {1} end
+local id = ARGV[1]
+local now = now_usec()
+if redis.call('HEXISTS', K_TASKS, id) == 1 then return {5} end
+if ARGV[4] == '1' and tombstoned(id, now) then return {5} end
+local due = tonumber(ARGV[3])
+if due == 0 or due < now then due = now end
+redis.call('HSET', K_TASKS, id, ARGV[2])
+redis.call('ZADD', K_DUE, fmt(due), id)
+redis.call('ZADD', K_CREATED, fmt(now), id)
+return task_reply(id)
