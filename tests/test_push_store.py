@@ -191,3 +191,95 @@ def test_deleting_a_queue_deletes_its_tasks(store, queue):
     store.forget_deleted(queue)
     store.create(default_queue(queue))
     assert store.list_tasks(queue) == ([], 0)
+
+
+# --- claims for dispatch (conformance 11, 12, 34, 36, 37, 38, 43) --------------------------
+
+def limited(name, rate=500.0, burst=100, concurrent=1000):
+    queue = default_queue(name)
+    queue["rateLimits"] = {"maxDispatchesPerSecond": rate, "maxBurstSize": burst, "maxConcurrentDispatches": concurrent}
+    return queue
+
+
+def movable_clock(store):
+    if store.clock.cluster:
+        pytest.skip("the clock cannot move on a Redis Cluster")
+    return store.clock
+
+
+def test_a_due_task_is_claimed_once_and_a_later_one_reports_when_it_is_due(store, queue):
+    now = store.clock.now_usec()
+    store.create_task(queue, "now", HTTP)
+    store.create_task(queue, "later", HTTP, due_usec=now + 3_600_000_000)
+    first = store.claim(queue, 10)
+    assert [c.task_id for c in first.claims] == ["now"]
+    assert first.next_due_usec == now + 3_600_000_000
+    assert first.claims[0].attempts.dispatches == 1
+    assert store.claim(queue, 10).claims == []
+
+
+def test_a_paused_queue_gives_nothing_but_run_task_sends_at_once(store, queue):
+    store.create_task(queue, "t", HTTP)
+    store.pause(queue)
+    assert store.claim(queue, 10).claims == []
+    (claim,) = store.run_task(queue, "t").claims
+    assert claim.task_id == "t" and claim.attempts.dispatches == 1
+
+
+def test_the_token_bucket_limits_claims_to_burst_then_the_rate(store):
+    clock = movable_clock(store)
+    name = "projects/p/locations/l/queues/rated"
+    store.create(limited(name, rate=5.0, burst=5))
+    for i in range(20):
+        store.create_task(name, f"t{i}", HTTP)
+    assert len(store.claim(name, 100).claims) == 5
+    assert len(store.claim(name, 100).claims) == 0
+    clock.advance(1_000_000)
+    assert len(store.claim(name, 100).claims) == 5
+    clock.reset()
+
+
+def test_at_most_max_concurrent_dispatches_are_claimed(store):
+    name = "projects/p/locations/l/queues/one"
+    store.create(limited(name, concurrent=1))
+    store.create_task(name, "a", HTTP)
+    store.create_task(name, "b", HTTP)
+    (claim,) = store.claim(name, 10).claims
+    assert store.claim(name, 10).claims == []
+    assert store.finish(name, claim, 200, None)
+    assert [c.task_id for c in store.claim(name, 10).claims] == ["b"]
+
+
+def test_a_failed_attempt_is_due_again_and_counted(store, queue):
+    store.create_task(queue, "t", HTTP)
+    (claim,) = store.claim(queue, 1).claims
+    retry_at = store.clock.now_usec() + 10_000_000
+    assert store.finish(queue, claim, 503, retry_at)
+    got = store.get_task(queue, "t")
+    assert got.due_usec == retry_at
+    assert (got.attempts.dispatches, got.attempts.responses, got.attempts.last_status) == (1, 1, 503)
+    assert got.attempts.first_dispatch_usec > 0
+
+
+def test_a_finished_task_is_gone_and_a_lost_claim_records_nothing(store, queue):
+    store.create_task(queue, "ok", HTTP)
+    store.create_task(queue, "deleted", HTTP)
+    claims = {c.task_id: c for c in store.claim(queue, 10).claims}
+    assert store.finish(queue, claims["ok"], 200, None)
+    with pytest.raises(TaskGone):
+        store.get_task(queue, "ok")
+    store.delete_task(queue, "deleted")  # deleted while it was being sent: never sent again
+    assert not store.finish(queue, claims["deleted"], 500, store.clock.now_usec())
+    assert store.claim(queue, 10).claims == []
+
+
+def test_a_claim_whose_sender_died_is_due_again_after_its_deadline(store, queue):
+    clock = movable_clock(store)
+    store.create_task(queue, "t", HTTP, deadline_usec=15_000_000)
+    (claim,) = store.claim(queue, 1, grace_usec=1_000_000).claims
+    assert store.claim(queue, 1).claims == []
+    clock.advance(16_000_001)
+    (again,) = store.claim(queue, 1).claims
+    assert again.task_id == "t" and again.attempts.dispatches == 2
+    assert not store.finish(queue, claim, 200, None)  # the dead sender's late answer is ignored
+    clock.reset()

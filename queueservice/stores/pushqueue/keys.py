@@ -52,9 +52,26 @@ class QueueKeys:
         """Sorted set: id of a task deleted recently -> when its name is free again (µs)."""
         return self.base + "tombstones"
 
+    @property
+    def attempts(self) -> str:
+        """Hash: task id -> "dispatch_count,response_count,first_dispatch_usec,last_schedule_usec,
+        last_dispatch_usec,last_response_usec,last_status,deadline_usec" (status -1: no answer)."""
+        return self.base + "attempts"
+
+    @property
+    def inflight(self) -> str:
+        """Sorted set: id of a task being sent -> when its claim runs out (µs): then it is due again."""
+        return self.base + "inflight"
+
+    @property
+    def bucket(self) -> str:
+        """Hash of the queue's token bucket: tokens, at_usec."""
+        return self.base + "bucket"
+
     def all(self) -> list:
         """Every key of the queue, in the order the Lua scripts expect as KEYS."""
-        return [self.queue_hash, self.gone, self.tasks, self.due, self.created, self.tombstones]
+        return [self.queue_hash, self.gone, self.tasks, self.due, self.created, self.tombstones,
+                self.attempts, self.inflight, self.bucket]
 
     @property
     def entry(self) -> str:

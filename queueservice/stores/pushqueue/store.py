@@ -32,6 +32,7 @@ class Code(IntEnum):
     TASK_EXISTS = 5
     TASK_NOT_FOUND = 6
     TASK_GONE = 7
+    CLAIM_LOST = 8
 
 
 class QueueNotFound(NotFound):
@@ -71,17 +72,66 @@ _ERRORS = {Code.NOT_FOUND: QueueNotFound, Code.EXISTS: QueueExists, Code.RECENTL
 
 
 @dataclass(frozen=True)
+class Attempts:
+    """What the store counts of a task's attempts (times in µs; status -1: no answer)."""
+
+    dispatches: int
+    responses: int
+    first_dispatch_usec: int
+    last_schedule_usec: int
+    last_dispatch_usec: int
+    last_response_usec: int
+    last_status: int
+    deadline_usec: int
+
+    @classmethod
+    def unpack(cls, packed) -> "Attempts":
+        text = packed.decode() if isinstance(packed, bytes) else packed
+        return cls(*(int(float(x)) for x in text.split(",")))
+
+
+@dataclass(frozen=True)
 class StoredTask:
-    """A task as stored: the Task (typed JSON), when it is next due and when it was created (µs)."""
+    """A task as stored: the Task (typed JSON), its attempts, when it is next due (µs; 0 while it
+    is being sent) and when it was created (µs)."""
 
     task: dict
+    attempts: Attempts
     due_usec: int
     created_usec: int
 
     @classmethod
     def from_reply(cls, reply) -> "StoredTask":
-        json_text, due, created = reply[-3:]
-        return cls(json.loads(json_text), int(float(due)), int(float(created)))
+        json_text, attempts, due, created = reply[-4:]
+        return cls(json.loads(json_text), Attempts.unpack(attempts), int(float(due)), int(float(created)))
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A task claimed for one attempt: the sender holds it until `until_usec`."""
+
+    task_id: str
+    task: dict
+    attempts: Attempts
+    until_usec: int
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """What one claim call gave: the tasks to send now, the store's time, when the next task of the
+    queue is due (µs; None: none is)."""
+
+    claims: list
+    now_usec: int
+    next_due_usec: int | None
+
+    @classmethod
+    def from_reply(cls, reply) -> "Claimed":
+        _, now, next_due, *entries = reply
+        claims = [Claim(tid.decode(), json.loads(body), Attempts.unpack(att), int(float(until)))
+                  for tid, body, att, until in entries]
+        next_due = int(float(next_due))
+        return cls(claims, int(float(now)), None if next_due < 0 else next_due)
 
 
 @dataclass(frozen=True)
@@ -177,14 +227,15 @@ class PushQueueStore:
             if not int(left) or not int(deleted):
                 return self.get(name)
 
-    def create_task(self, queue_name: str, task_id: str | None, task: dict, due_usec: int = 0) -> StoredTask:
+    def create_task(self, queue_name: str, task_id: str | None, task: dict, due_usec: int = 0,
+                    deadline_usec: int = 600_000_000) -> StoredTask:
         """Add a task (the Task resource, typed, without its name) due at `due_usec` (0: now).
         `task_id` None makes one of decimal digits, as Google does. Raises QueueNotFound, TaskExists."""
         keys = self.keys(queue_name)
         task_id = task_id or str(secrets.randbelow(10**19)).zfill(19)
         resource = {**task, "name": f"{queue_name}/tasks/{task_id}"}
         reply = self._run("task_create", keys, task_id, json.dumps(resource), due_usec,
-                          "1" if self._tombstone_usec else "0")
+                          "1" if self._tombstone_usec else "0", deadline_usec)
         return StoredTask.from_reply(reply)
 
     def get_task(self, queue_name: str, task_id: str) -> StoredTask:
@@ -200,6 +251,32 @@ class PushQueueStore:
         self.get(queue_name)  # a missing queue is NOT_FOUND, not an empty list
         reply = self._run("task_list", self.keys(queue_name), offset, limit)
         return [StoredTask.from_reply(r) for r in reply[2:]], int(reply[1])
+
+    def claim(self, queue_name: str, most: int, grace_usec: int = 5_000_000) -> Claimed:
+        """Claim up to `most` due tasks for sending, as the queue's rate limits allow (atomic across
+        every process on this Redis). A claim lasts the task's dispatch deadline plus `grace_usec`;
+        if the sender dies, the task is due again after it. Nothing is claimed while the queue
+        is paused or disabled."""
+        return Claimed.from_reply(self._run("claim", self.keys(queue_name), most, grace_usec))
+
+    def run_task(self, queue_name: str, task_id: str, grace_usec: int = 5_000_000) -> Claimed:
+        """Claim one task now, whatever its queue's state and rate limits (RunTask)."""
+        return Claimed.from_reply(self._run("run_task", self.keys(queue_name), task_id, grace_usec))
+
+    def finish(self, queue_name: str, claim: Claim, status: int | None, retry_at_usec: int | None) -> bool:
+        """Record an attempt's outcome: `status` the answer's HTTP status (None: no answer);
+        `retry_at_usec` when to try again, or None when the task is done (success, or no retries
+        left): it goes, and its id stays taken like a deleted task's. False when the claim was lost
+        (the task was deleted, or run again) and nothing was recorded."""
+        outcome = "done" if retry_at_usec is None else "retry"
+        reply = self._scripts.run("finish", self.keys(queue_name).all() + [self.clock.key(self.keys(queue_name).base)],
+                                  [claim.task_id, claim.until_usec, -1 if status is None else status, outcome,
+                                   retry_at_usec or 0, self._tombstone_usec])
+        return int(reply[0]) == Code.OK
+
+    def queue_names(self) -> list:
+        """Every queue's resource name, for the dispatcher."""
+        return [QueueKeys.from_entry(e).name for e in self._redis.zrange(REGISTRY, 0, -1)]
 
     def delete(self, name: str) -> None:
         keys = self.keys(name)

@@ -8,11 +8,16 @@
 --   KEYS[4] due zset      task id -> when it is next due (µs)
 --   KEYS[5] created zset  task id -> when it was created (µs)
 --   KEYS[6] tombstones    task id -> when the id of a deleted task is free again (µs)
+--   KEYS[7] attempts hash task id -> "dispatches,responses,first_dispatch,last_schedule,last_dispatch,
+--                         last_response,last_status,deadline" (µs; status -1: no answer yet)
+--   KEYS[8] inflight zset task id -> when its claim runs out (µs)
+--   KEYS[9] bucket hash   the queue's token bucket: tokens, at_usec
 -- and, last of all KEYS, the clock key (an offset in µs added to Redis TIME; redis_helpers/clock.py).
 -- Units: every time is in microseconds since the Unix epoch.
 -- Numbers are formatted with %.0f: Lua's tostring would write 1.7e+15.
 
 local K_QUEUE, K_GONE, K_TASKS, K_DUE, K_CREATED, K_TOMBSTONES = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local K_ATTEMPTS, K_INFLIGHT, K_BUCKET = KEYS[7], KEYS[8], KEYS[9]
 local K_CLOCK = KEYS[#KEYS]
 local clock_offset = nil
 
@@ -37,17 +42,47 @@ end
 -- Remove a task from every index (not its tombstone).
 local function drop_task(id)
   redis.call('HDEL', K_TASKS, id)
+  redis.call('HDEL', K_ATTEMPTS, id)
   redis.call('ZREM', K_DUE, id)
   redis.call('ZREM', K_CREATED, id)
+  redis.call('ZREM', K_INFLIGHT, id)
 end
 
--- {0, json, due_usec, created_usec} of an existing task.
+local function parse_attempts(packed)
+  local f = {}
+  for n in string.gmatch(packed or '0,0,0,0,0,0,-1,0', '([^,]+)') do f[#f + 1] = tonumber(n) end
+  return {dispatches = f[1], responses = f[2], first = f[3], schedule = f[4], dispatch = f[5],
+          response = f[6], status = f[7], deadline = f[8]}
+end
+
+local function pack_attempts(a)
+  return table.concat({fmt(a.dispatches), fmt(a.responses), fmt(a.first), fmt(a.schedule), fmt(a.dispatch),
+                       fmt(a.response), fmt(a.status), fmt(a.deadline)}, ',')
+end
+
+-- {0, json, attempts, due_usec, created_usec} of an existing task (due 0: being sent now).
 local function task_reply(id)
-  return {0, redis.call('HGET', K_TASKS, id), redis.call('ZSCORE', K_DUE, id) or '0',
-          redis.call('ZSCORE', K_CREATED, id)}
+  return {0, redis.call('HGET', K_TASKS, id), redis.call('HGET', K_ATTEMPTS, id) or '0,0,0,0,0,0,-1,0',
+          redis.call('ZSCORE', K_DUE, id) or '0', redis.call('ZSCORE', K_CREATED, id)}
 end
 
 local function tombstoned(id, now)
   local until_usec = redis.call('ZSCORE', K_TOMBSTONES, id)
   return until_usec and tonumber(until_usec) > now
+end
+
+-- Claim a task for one attempt now: counted, moved from due to inflight until its dispatch
+-- deadline plus `grace` µs. Returns {id, json, attempts, claim_until}.
+local function start_attempt(id, now, grace)
+  local a = parse_attempts(redis.call('HGET', K_ATTEMPTS, id))
+  a.schedule = tonumber(redis.call('ZSCORE', K_DUE, id) or fmt(now))
+  a.dispatches = a.dispatches + 1
+  a.dispatch = now
+  if a.first == 0 then a.first = now end
+  local packed = pack_attempts(a)
+  redis.call('HSET', K_ATTEMPTS, id, packed)
+  local until_usec = now + a.deadline + grace
+  redis.call('ZREM', K_DUE, id)
+  redis.call('ZADD', K_INFLIGHT, fmt(until_usec), id)
+  return {id, redis.call('HGET', K_TASKS, id), packed, fmt(until_usec)}
 end

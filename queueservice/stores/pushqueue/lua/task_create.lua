@@ -1,8 +1,8 @@
 -- task_create: add a task to an existing queue unless its id is taken or was deleted recently.
 -- Touches queue (reads), tasks, due, created, tombstones (reads).
 -- ARGV[1] task id, ARGV[2] the Task as JSON, ARGV[3] when it is due (µs; 0 = now),
--- ARGV[4] '1' to honour tombstones
--- Returns {0, json, due_usec, created_usec}, {1} no such queue (Code.NOT_FOUND),
+-- ARGV[4] '1' to honour tombstones, ARGV[5] its dispatch deadline (µs)
+-- Returns {0, json, attempts, due_usec, created_usec}, {1} no such queue (Code.NOT_FOUND),
 -- {5} the id is taken or was deleted recently (Code.TASK_EXISTS).
 if redis.call('EXISTS', K_QUEUE) == 0 then return {1} end
 local id = ARGV[1]
@@ -14,4 +14,7 @@ if due == 0 or due < now then due = now end
 redis.call('HSET', K_TASKS, id, ARGV[2])
 redis.call('ZADD', K_DUE, fmt(due), id)
 redis.call('ZADD', K_CREATED, fmt(now), id)
+redis.call('HSET', K_ATTEMPTS, id, pack_attempts({dispatches = 0, responses = 0, first = 0, schedule = due,
+                                                  dispatch = 0, response = 0, status = -1,
+                                                  deadline = tonumber(ARGV[5])}))
 return task_reply(id)

@@ -1,6 +1,6 @@
 -- task_get: one task. Touches tasks, due, created, tombstones (reads only).
 -- ARGV[1] task id
--- Returns {0, json, due_usec, created_usec}, {6} unknown (Code.TASK_NOT_FOUND), {7} deleted or
+-- Returns {0, json, attempts, due_usec, created_usec}, {6} unknown (Code.TASK_NOT_FOUND), {7} deleted or
 -- done recently (Code.TASK_GONE).
 local id = ARGV[1]
 if redis.call('HEXISTS', K_TASKS, id) == 1 then return task_reply(id) end
