@@ -83,6 +83,7 @@ class Attempts:
     last_response_usec: int
     last_status: int
     deadline_usec: int
+    answers_below_500: int = 0
 
     @classmethod
     def unpack(cls, packed) -> "Attempts":

@@ -9,7 +9,7 @@
 --   KEYS[5] created zset  task id -> when it was created (µs)
 --   KEYS[6] tombstones    task id -> when the id of a deleted task is free again (µs)
 --   KEYS[7] attempts hash task id -> "dispatches,responses,first_dispatch,last_schedule,last_dispatch,
---                         last_response,last_status,deadline" (µs; status -1: no answer yet)
+--                         last_response,last_status,deadline,answers_below_500" (µs; status -1: none)
 --   KEYS[8] inflight zset task id -> when its claim runs out (µs)
 --   KEYS[9] bucket hash   the queue's token bucket: tokens, at_usec
 -- and, last of all KEYS, the clock key (an offset in µs added to Redis TIME; redis_helpers/clock.py).
@@ -50,19 +50,19 @@ end
 
 local function parse_attempts(packed)
   local f = {}
-  for n in string.gmatch(packed or '0,0,0,0,0,0,-1,0', '([^,]+)') do f[#f + 1] = tonumber(n) end
+  for n in string.gmatch(packed or '0,0,0,0,0,0,-1,0,0', '([^,]+)') do f[#f + 1] = tonumber(n) end
   return {dispatches = f[1], responses = f[2], first = f[3], schedule = f[4], dispatch = f[5],
-          response = f[6], status = f[7], deadline = f[8]}
+          response = f[6], status = f[7], deadline = f[8], below500 = f[9] or 0}
 end
 
 local function pack_attempts(a)
   return table.concat({fmt(a.dispatches), fmt(a.responses), fmt(a.first), fmt(a.schedule), fmt(a.dispatch),
-                       fmt(a.response), fmt(a.status), fmt(a.deadline)}, ',')
+                       fmt(a.response), fmt(a.status), fmt(a.deadline), fmt(a.below500)}, ',')
 end
 
 -- {0, json, attempts, due_usec, created_usec} of an existing task (due 0: being sent now).
 local function task_reply(id)
-  return {0, redis.call('HGET', K_TASKS, id), redis.call('HGET', K_ATTEMPTS, id) or '0,0,0,0,0,0,-1,0',
+  return {0, redis.call('HGET', K_TASKS, id), redis.call('HGET', K_ATTEMPTS, id) or '0,0,0,0,0,0,-1,0,0',
           redis.call('ZSCORE', K_DUE, id) or '0', redis.call('ZSCORE', K_CREATED, id)}
 end
 

@@ -11,6 +11,7 @@ redis.call('ZREM', K_INFLIGHT, id)
 local a = parse_attempts(redis.call('HGET', K_ATTEMPTS, id))
 local status = tonumber(ARGV[3])
 if status >= 0 then a.responses = a.responses + 1 end
+if status >= 0 and status < 500 then a.below500 = a.below500 + 1 end
 a.response = now
 a.status = status
 if ARGV[4] == 'done' then

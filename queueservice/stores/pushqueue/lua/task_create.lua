@@ -16,5 +16,5 @@ redis.call('ZADD', K_DUE, fmt(due), id)
 redis.call('ZADD', K_CREATED, fmt(now), id)
 redis.call('HSET', K_ATTEMPTS, id, pack_attempts({dispatches = 0, responses = 0, first = 0, schedule = due,
                                                   dispatch = 0, response = 0, status = -1,
-                                                  deadline = tonumber(ARGV[5])}))
+                                                  deadline = tonumber(ARGV[5]), below500 = 0}))
 return task_reply(id)

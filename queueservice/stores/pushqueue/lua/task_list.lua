@@ -6,7 +6,7 @@ local out = {0, redis.call('ZCARD', K_CREATED)}
 for _, id in ipairs(ids) do
   local json = redis.call('HGET', K_TASKS, id)
   if json then
-    out[#out + 1] = {json, redis.call('HGET', K_ATTEMPTS, id) or '0,0,0,0,0,0,-1,0',
+    out[#out + 1] = {json, redis.call('HGET', K_ATTEMPTS, id) or '0,0,0,0,0,0,-1,0,0',
                      redis.call('ZSCORE', K_DUE, id) or '0', redis.call('ZSCORE', K_CREATED, id)}
   end
 end

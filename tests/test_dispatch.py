@@ -1,0 +1,148 @@
+"""Push dispatch to a real receiver over HTTP: headers, counters and retries as recorded from Google
+(guide 3.1 to 3.4; conformance 30, 31, 32, 33, 34, 36), and exactly-once claims across dispatchers."""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+
+import pytest
+import redis
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from queueservice.dispatch.dispatcher import Dispatcher
+from queueservice.stores.pushqueue.queues import default_queue
+from queueservice.stores.pushqueue.store import PushQueueStore, TaskGone
+
+QUEUE = "projects/p/locations/l/queues/push"
+
+
+class Receiver:
+    """A real HTTP server in a thread: records each request and answers the next scripted status."""
+
+    def __init__(self, statuses=()):
+        self.requests, self.statuses, self.lock = [], list(statuses), threading.Lock()
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @Request.application
+    def app(self, request):
+        with self.lock:
+            self.requests.append((request.method, request.path, dict(request.headers), request.get_data()))
+            status = self.statuses.pop(0) if self.statuses else 200
+        return Response("ok", status=status)
+
+    def wait_for(self, count, timeout=10):
+        deadline = time.monotonic() + timeout
+        while len(self.requests) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.requests
+
+    def stop(self):
+        self.server.shutdown()
+
+
+@pytest.fixture
+def store(redis_server):
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    store = PushQueueStore(client)
+    queue = default_queue(QUEUE)
+    queue["retryConfig"].update(minBackoff=50_000, maxBackoff=200_000)
+    store.create(queue)
+    return store
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def dispatcher(store, receiver):
+    d = Dispatcher(store, app_engine_urls={"worker": receiver.url}, default_app_engine_url=receiver.url)
+    d.start()
+    yield d
+    d.stop()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def test_an_http_task_arrives_once_with_googles_headers_and_is_gone(store, receiver, dispatcher):
+    store.create_task(QUEUE, "first", {"httpRequest": {"url": receiver.url + "/hook?x=1", "httpMethod": "PUT",
+                                                       "headers": {"X-Mine": "1", "User-Agent": "mine"},
+                                                       "body": b64(b"payload")}})
+    dispatcher.nudge()
+    ((method, path, headers, body),) = receiver.wait_for(1)
+    assert (method, path, body) == ("PUT", "/hook", b"payload")
+    assert headers["X-Cloudtasks-Queuename"] == "push" and headers["X-Cloudtasks-Taskname"] == "first"
+    assert headers["X-Cloudtasks-Taskretrycount"] == "0" and headers["X-Cloudtasks-Taskexecutioncount"] == "0"
+    assert float(headers["X-Cloudtasks-Tasketa"]) > 1.6e9
+    assert headers["User-Agent"] == "Google-Cloud-Tasks" and headers["X-Mine"] == "1"
+    assert "X-Cloudtasks-Taskpreviousresponse" not in headers and "X-Cloudtasks-Taskretryreason" not in headers
+    time.sleep(0.3)
+    with pytest.raises(TaskGone):
+        store.get_task(QUEUE, "first")
+    assert len(receiver.requests) == 1
+
+
+def test_http_retries_count_as_google_recorded_503_404_200(store, receiver, dispatcher):
+    receiver.statuses = [503, 404, 200]
+    store.create_task(QUEUE, "r", {"httpRequest": {"url": receiver.url + "/r"}})
+    dispatcher.nudge()
+    sent = receiver.wait_for(3)
+    counts = [(h["X-Cloudtasks-Taskretrycount"], h["X-Cloudtasks-Taskexecutioncount"],
+               h.get("X-Cloudtasks-Taskpreviousresponse"), h.get("X-Cloudtasks-Taskretryreason")) for _, _, h, _ in sent]
+    assert counts == [("0", "0", None, None), ("1", "0", "503", ""), ("2", "1", "404", "")]
+
+
+def test_app_engine_retries_count_every_answer_and_say_app_error(store, receiver, dispatcher):
+    receiver.statuses = [503, 404, 200]
+    store.create_task(QUEUE, "ae", {"appEngineHttpRequest": {"relativeUri": "/_ah/queue/deferred",
+                                                             "appEngineRouting": {"service": "worker"},
+                                                             "headers": {"User-Agent": "mine"},
+                                                             "body": b64(b"\x80\x04pickle")}})
+    dispatcher.nudge()
+    sent = receiver.wait_for(3)
+    assert [p for _, p, _, _ in sent] == ["/_ah/queue/deferred"] * 3
+    first = sent[0][2]
+    assert first["User-Agent"] == "mine AppEngine-Google; (+http://code.google.com/appengine)"
+    assert first["Content-Type"] == "application/octet-stream" and first["X-Appengine-Taskname"] == "ae"
+    counts = [(h["X-Appengine-Taskretrycount"], h["X-Appengine-Taskexecutioncount"], h.get("X-Appengine-Taskretryreason"))
+              for _, _, h, _ in sent]
+    assert counts == [("0", "0", None), ("1", "1", "App Error"), ("2", "2", "App Error")]
+
+
+def test_a_task_stops_after_max_attempts(store, receiver, dispatcher):
+    receiver.statuses = [500] * 10
+    store.create_task(QUEUE, "doomed", {"httpRequest": {"url": receiver.url + "/d"},
+                                        "retryConfig": {"maxAttempts": 3, "minBackoff": "0.05s", "maxBackoff": "0.1s"}})
+    dispatcher.nudge()
+    receiver.wait_for(3)
+    time.sleep(0.5)
+    assert len(receiver.requests) == 3
+    with pytest.raises(TaskGone):
+        store.get_task(QUEUE, "doomed")
+
+
+def test_two_dispatchers_deliver_each_task_exactly_once(store, receiver, redis_server):
+    others = [Dispatcher(PushQueueStore(redis.Redis.from_url(redis_server.url)), senders=8) for _ in range(2)]
+    for i in range(150):
+        store.create_task(QUEUE, f"t{i}", {"httpRequest": {"url": f"{receiver.url}/t{i}"}})
+    for d in others:
+        d.start()
+    try:
+        receiver.wait_for(150, timeout=30)
+        time.sleep(0.5)
+    finally:
+        for d in others:
+            d.stop()
+    paths = sorted(p for _, p, _, _ in receiver.requests)
+    assert paths == sorted(f"/t{i}" for i in range(150))
