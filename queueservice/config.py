@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 
 #: The APIs this server serves, by module; each module's document is the `.api` file beside it.
-SERVED_APIS = ("queueservice.apis.taskqueue_v1beta2", "queueservice.apis.queueadmin_v1")
+SERVED_APIS = ("queueservice.apis.taskqueue_v1beta2", "queueservice.apis.cloudtasks_v2",
+               "queueservice.apis.queueadmin_v1")
 
 
 def _int(env, name, default):
@@ -46,6 +47,13 @@ def _bool(env, name, default):
     if word not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
         raise SystemExit(f"queueservice: {name} must be true or false, not {raw!r}")
     return word in ("1", "true", "yes", "on")
+
+
+def _url(env, name):
+    raw = (env.get(name) or "").strip()
+    if raw and not raw.startswith(("http://", "https://")):
+        raise SystemExit(f"queueservice: {name} must be an http:// or https:// URL, not {raw!r}")
+    return raw or None
 
 
 def _positive_float(env, name, default):
@@ -138,6 +146,9 @@ class Settings:
     taskqueue_compat: str = ""
     allowed_hosts: frozenset = frozenset()
     background_work: str = "serve"
+    app_engine_url: str | None = None
+    app_engine_service_urls: str | None = None
+    queue_recreate_secs: int = 60
     data_dir: Path = Path("queueservice-data")
     #: Set by the service itself: where its embedded store server listens (see embedded.py).
     embedded_url: str | None = None
@@ -175,6 +186,9 @@ class Settings:
             taskqueue_compat=_choice(env, "TASKQUEUE_COMPAT", ("", "render")),
             allowed_hosts=parse_allowed(env.get("ALLOWED_HOSTS")),
             background_work=_choice(env, "BACKGROUND_WORK", ("", "serve", "apart")) or "serve",
+            app_engine_url=_url(env, "APP_ENGINE_URL"),
+            app_engine_service_urls=env.get("APP_ENGINE_SERVICE_URLS") or None,
+            queue_recreate_secs=_non_negative(env, "QUEUE_RECREATE_SECS", 60),
             data_dir=Path(env.get("DATA_DIR") or "queueservice-data"),
             embedded_url=env.get("QUEUESERVICE_EMBEDDED_URL") or None,
         )

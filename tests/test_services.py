@@ -58,13 +58,15 @@ def test_one_failing_health_check_is_reported_beside_the_others():
 def test_both_apis_share_one_pull_queue_service():
     app = create_app(Settings(redis_url="redis://unused", log_level="WARNING"), redis_client=fakeredis.FakeRedis())
     engine = app.extensions["queueservice"]
-    taskqueue, admin = engine.apis
-    assert sorted(engine.services.names()) == ["clock", "pullqueue"]
+    taskqueue, cloudtasks, admin = engine.apis
+    assert sorted(engine.services.names()) == ["clock", "pullqueue", "pushqueue"]
     assert taskqueue.backend is engine.services.get("pullqueue", None)
+    assert cloudtasks.backend is engine.services.get("pushqueue", None)
     assert [k.api for k in admin.backend.kinds()] == ["taskqueue"]
     health = app.test_client().get("/healthz").get_json()
     assert health["services"] == {"clock": {"status": "ok", "running": False},
-                                  "pullqueue": {"status": "ok", "queues": 0, "running": False}}
+                                  "pullqueue": {"status": "ok", "queues": 0, "running": False},
+                                  "pushqueue": {"status": "ok", "running": False}}
 
 
 def test_the_worker_command_runs_the_services_apart_and_stops_on_sigterm(redis_server):
@@ -80,7 +82,7 @@ def test_the_worker_command_runs_the_services_apart_and_stops_on_sigterm(redis_s
                             stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stderr.readline()
-        assert "running background services (clock, pullqueue)" in line
+        assert "running background services (clock, pullqueue, pushqueue)" in line
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
     finally:

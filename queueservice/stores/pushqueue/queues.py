@@ -80,10 +80,10 @@ def check(queue: dict) -> dict:
 
 
 def updated(current: dict, body: dict, mask: list | None) -> dict:
-    """`current` changed by an update: the mask's paths from `body` (an empty mask: every updatable
-    field the body gives). `name` and `state` are never changed this way, as on Google."""
+    """`current` changed by an update: the mask's paths from `body` (an empty mask: every value the
+    body gives, field by field). `name` and `state` are never changed this way, as on Google."""
     out = copy.deepcopy(current)
-    paths = mask or [f for f in UPDATABLE if f in body]
+    paths = mask or [p for f in UPDATABLE if f in body for p in _leaf_paths(body[f], f)]
     for path in paths:
         top = path.split(".", 1)[0]
         if top not in UPDATABLE and top not in ("name", "state"):
@@ -95,6 +95,13 @@ def updated(current: dict, body: dict, mask: list | None) -> dict:
     if rate is not None and any(p.startswith("rateLimits") for p in paths):
         out["rateLimits"]["maxBurstSize"] = burst_for(rate)  # output only: an update derives it again
     return check(out)
+
+
+def _leaf_paths(value, prefix: str) -> list:
+    """The paths of every value an update body gives, so that what it leaves out is kept."""
+    if isinstance(value, dict) and value:
+        return [p for k, v in value.items() for p in _leaf_paths(v, f"{prefix}.{k}")]
+    return [prefix]
 
 
 def _get_path(value: dict, path: str):

@@ -1,0 +1,447 @@
+"""Google Cloud Tasks v2 (push queues), behaving as Google's does (guide sections 1, 2 and 8).
+
+Handlers get typed values from the engine (times and durations in µs, bodies as bytes, enums by
+name) and return the same; the engine writes Google's wire forms. Queues and tasks live in the
+push-queue store; the dispatcher (a background service) sends them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import threading
+
+from queueservice.dispatch.dispatcher import Dispatcher
+from queueservice.dispatch.requests_for import parse_service_urls
+from queueservice.errors import ApiError, Code, InvalidArgument, NotFound
+from queueservice.redis_helpers.clock import Clock
+from queueservice.stores.pushqueue import queues as resources
+from queueservice.stores.pushqueue.store import PushQueueStore
+
+ERROR_FORMAT = "v2"
+EMPTY_ANSWER = {}
+INT64_AS_STRINGS = True
+
+SECOND = 1_000_000
+MAX_SCHEDULE_AHEAD_USEC = 30 * 86400 * SECOND
+DEFAULT_DEADLINE_USEC = 600 * SECOND
+HTTP_DEADLINE_RANGE = (15 * SECOND, 1800 * SECOND)
+APP_ENGINE_DEADLINE_RANGE = (15 * SECOND, (86400 + 15) * SECOND)
+MAX_TASK_BYTES = 1024 * 1024
+TASK_ID = re.compile(r"[A-Za-z0-9_-]{1,500}")
+LOCATIONS = ("us-central1",)
+BODY_METHODS = ("POST", "PUT", "PATCH")
+APP_ENGINE_USER_AGENT = "AppEngine-Google; (+http://code.google.com/appengine)"
+OPERATION_TTL_SECS = 86400
+
+
+class Backend:
+    """The push-queue service: the store, and the dispatcher that sends its tasks."""
+
+    def __init__(self, services):
+        settings = services.settings
+        clock = services.get("clock", lambda s: Clock(s.redis))
+        self.redis = services.redis
+        self.store = PushQueueStore(services.redis, recreate_window_secs=settings.queue_recreate_secs,
+                                    tombstone_secs=settings.task_tombstone_secs, clock=clock)
+        try:
+            urls = parse_service_urls(settings.app_engine_service_urls)
+        except ValueError as exc:
+            raise SystemExit(f"queueservice: {exc}") from None
+        self.dispatcher = Dispatcher(self.store, urls, settings.app_engine_url)
+
+    def start(self) -> None:
+        self.dispatcher.start()
+
+    def stop(self) -> None:
+        self.dispatcher.stop()
+
+    def health(self) -> dict:
+        return {"status": "ok"}
+
+
+def create_backend(services) -> Backend:
+    return services.get("pushqueue", Backend)
+
+
+# --- rules -------------------------------------------------------------------------------------
+
+def _parent_of_queue(name: str) -> str:
+    project, location, _ = resources.split_name(name)
+    return f"projects/{project}/locations/{location}"
+
+
+def _split_task_name(name: str) -> tuple:
+    queue, sep, task_id = name.rpartition("/tasks/")
+    if not sep:
+        raise InvalidArgument('Task name must be formatted: '
+                              '"projects/<PROJECT_ID>/locations/<LOCATION_ID>/queues/<QUEUE_ID>/tasks/<TASK_ID>".')
+    resources.split_name(queue)
+    _check_task_id(task_id)
+    return queue, task_id
+
+
+def _check_task_id(task_id: str) -> None:
+    if not TASK_ID.fullmatch(task_id or ""):
+        raise InvalidArgument(f'Task ID "{task_id}" can contain only letters ([A-Za-z]), numbers ([0-9]), '
+                              "hyphens (-), or underscores (_). Task ID must between 1 and 500 characters.")
+
+
+def _stored_target(task: dict) -> dict:
+    """The task's target as stored: body in base64, headers with the defaults Google materialises."""
+    if ("httpRequest" in task) == ("appEngineHttpRequest" in task):
+        raise InvalidArgument("A task needs exactly one of httpRequest and appEngineHttpRequest")
+    if "httpRequest" in task:
+        spec = dict(task["httpRequest"])
+        url = spec.get("url") or ""
+        if not url.startswith(("http://", "https://")) or len(url) > 2083:
+            raise InvalidArgument("httpRequest.url must be an http:// or https:// URL of at most 2083 characters")
+        kind = "httpRequest"
+        headers = {k: v for k, v in (spec.get("headers") or {}).items() if k.lower() != "user-agent"}
+        headers["User-Agent"] = "Google-Cloud-Tasks"
+    else:
+        spec = dict(task["appEngineHttpRequest"])
+        uri = spec.get("relativeUri") or "/"
+        if not uri.startswith("/") or " " in uri or len(uri) > 2083:
+            raise InvalidArgument("appEngineHttpRequest.relativeUri must start with / and hold no spaces")
+        spec["relativeUri"] = uri
+        kind = "appEngineHttpRequest"
+        headers = dict(spec.get("headers") or {})
+        agent = headers.pop("User-Agent", None) or headers.pop("user-agent", None)
+        headers["User-Agent"] = f"{agent} {APP_ENGINE_USER_AGENT}" if agent else APP_ENGINE_USER_AGENT
+        if spec.get("body"):
+            if not any(k.lower() == "content-type" for k in headers):
+                headers["Content-Type"] = "application/octet-stream"
+            headers["Content-Length"] = str(len(spec["body"]))
+    method = spec.get("httpMethod") or "POST"
+    if method == "HTTP_METHOD_UNSPECIFIED":
+        method = "POST"
+    body = spec.get("body") or b""
+    if body and method not in BODY_METHODS:
+        raise InvalidArgument(f"A task with httpMethod {method} cannot have a body")
+    if len(body) > MAX_TASK_BYTES:
+        raise InvalidArgument(f"Task size is larger than the maximum of {MAX_TASK_BYTES} bytes")
+    spec.update(httpMethod=method, headers=headers)
+    if body:
+        spec["body"] = base64.b64encode(body).decode("ascii")
+    else:
+        spec.pop("body", None)
+    return {kind: spec}
+
+
+def _deadline(task: dict) -> int:
+    given = task.get("dispatchDeadline")
+    if not given:
+        return DEFAULT_DEADLINE_USEC
+    low, high = HTTP_DEADLINE_RANGE if "httpRequest" in task else APP_ENGINE_DEADLINE_RANGE
+    if not low <= given <= high:
+        raise InvalidArgument(f"dispatchDeadline must be between {low // SECOND}s and {high // SECOND}s")
+    return given // 1000 * 1000  # truncated to milliseconds, as Google does
+
+
+def _rpc_status(http_status: int) -> dict:
+    for code in Code:
+        if code.http_status == http_status:
+            return {"code": code.grpc, "message": code.name}
+    return {"code": Code.UNKNOWN.grpc if http_status >= 500 else Code.FAILED_PRECONDITION.grpc,
+            "message": f"HTTP {http_status}"}
+
+
+def task_resource(stored, view: str | None) -> dict:
+    """The Task as the API answers it; BASIC leaves an App Engine task's body out, as Google does."""
+    view = "FULL" if view == "FULL" else "BASIC"
+    task, a = stored.task, stored.attempts
+    out = {"name": task["name"]}
+    for kind in ("httpRequest", "appEngineHttpRequest"):
+        if kind in task:
+            spec = dict(task[kind])
+            if "body" in spec:
+                if kind == "appEngineHttpRequest" and view == "BASIC":
+                    del spec["body"]
+                else:
+                    spec["body"] = base64.b64decode(spec["body"])
+            out[kind] = spec
+    out.update(scheduleTime=stored.due_usec or a.last_schedule_usec,
+               createTime=stored.created_usec // SECOND * SECOND,
+               dispatchDeadline=a.deadline_usec, dispatchCount=a.dispatches, responseCount=a.responses,
+               view=view)
+    if task.get("retryConfig"):
+        out["retryConfig"] = task["retryConfig"]
+    if a.first_dispatch_usec:
+        out["firstAttempt"] = {"dispatchTime": a.first_dispatch_usec}
+    if a.last_dispatch_usec:
+        last = {"scheduleTime": a.last_schedule_usec, "dispatchTime": a.last_dispatch_usec}
+        if a.last_response_usec:
+            last["responseTime"] = a.last_response_usec
+            if a.last_status >= 0:
+                last["responseStatus"] = _rpc_status(a.last_status)
+        out["lastAttempt"] = last
+    return out
+
+
+def _page(offset_token: str | None) -> int:
+    if not offset_token:
+        return 0
+    try:
+        return int(base64.urlsafe_b64decode(offset_token.encode()).decode())
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidArgument("pageToken is not a token this server gave") from None
+
+
+def _token(offset: int) -> str:
+    return base64.urlsafe_b64encode(str(offset).encode()).decode()
+
+
+def _create_task(backend: Backend, parent: str, task: dict) -> dict:
+    resources.split_name(parent)
+    name = task.get("name")
+    if name:
+        queue, task_id = _split_task_name(name)
+        if queue != parent:
+            raise InvalidArgument(f"The queue name from request ('{parent}') must be the same as the queue name "
+                                  f"in the named task ('{queue}').")
+    else:
+        task_id = None
+    now = backend.store.clock.now_usec()
+    due = task.get("scheduleTime") or 0
+    if due > now + MAX_SCHEDULE_AHEAD_USEC:
+        raise InvalidArgument("scheduleTime must be at most 30 days from now")
+    stored = {**_stored_target(task)}
+    if task.get("retryConfig"):
+        stored["retryConfig"] = task["retryConfig"]
+    created = backend.store.create_task(parent, task_id, stored, due, _deadline(task))
+    backend.dispatcher.nudge()
+    return created
+
+
+# --- locations and CMEK ------------------------------------------------------------------------
+
+def projects_locations_get(backend, name):
+    project, _, location = name.partition("/locations/")
+    return {"name": name, "locationId": location, "labels": {"cloud.googleapis.com/region": location}}
+
+
+def projects_locations_list(backend, name, extra_location_types=None, filter=None, page_size=None,
+                            page_token=None):
+    return {"locations": [projects_locations_get(backend, f"{name}/locations/{loc}") for loc in LOCATIONS]}
+
+
+def projects_locations_get_cmek_config(backend, name):
+    key = backend.redis.hget("ct:cmek", name)
+    return {"name": name, **({"kmsKey": key.decode()} if key else {})}
+
+
+def projects_locations_update_cmek_config(backend, name, body, update_mask=None):
+    if body.get("kmsKey"):
+        backend.redis.hset("ct:cmek", name, body["kmsKey"])
+    else:
+        backend.redis.hdel("ct:cmek", name)
+    return projects_locations_get_cmek_config(backend, name)
+
+
+def projects_locations_operations_get(backend, name):
+    raw = backend.redis.get("ct:operation:" + name)
+    if raw is None:
+        raise NotFound("Requested entity was not found.")
+    return json.loads(raw)
+
+
+# --- queues ------------------------------------------------------------------------------------
+
+def projects_locations_queues_create(backend, parent, body):
+    name = body.get("name")
+    if not name:
+        raise InvalidArgument("Queue.name is required")
+    if _parent_of_queue(name) != parent:
+        raise InvalidArgument(f"The queue name ('{name}') must be in the parent of the request ('{parent}').")
+    queue = resources.updated(resources.default_queue(name), body, None)
+    return backend.store.create(queue).resource()
+
+
+def projects_locations_queues_get(backend, name):
+    return backend.store.get(name).resource()
+
+
+def projects_locations_queues_list(backend, parent, filter=None, page_size=None, page_token=None):
+    project, _, location = parent.partition("/locations/")
+    project = project.removeprefix("projects/")
+    offset, size = _page(page_token), min(page_size or 9800, 9800)
+    stored = backend.store.list(project, location, offset, size + 1)
+    wanted_state = None
+    if filter:
+        match = re.fullmatch(r"\s*state\s*[:=]\s*\"?([A-Z]+)\"?\s*", filter)
+        if not match:
+            raise InvalidArgument(f"filter {filter!r} is not supported; use state: PAUSED (or RUNNING, DISABLED)")
+        wanted_state = match.group(1)
+    items = [q.resource() for q in stored[:size] if wanted_state in (None, q.state)]
+    out = {"queues": items}
+    if len(stored) > size:
+        out["nextPageToken"] = _token(offset + size)
+    return out
+
+
+def projects_locations_queues_patch(backend, name, body, update_mask=None):
+    resources.split_name(name)
+    return backend.store.update(
+        name, lambda current: resources.updated(current or resources.default_queue(name), body, update_mask)).resource()
+
+
+def projects_locations_queues_delete(backend, name):
+    backend.store.delete(name)
+
+
+def projects_locations_queues_pause(backend, name, body):
+    return backend.store.pause(name).resource()
+
+
+def projects_locations_queues_resume(backend, name, body):
+    resumed = backend.store.resume(name).resource()
+    backend.dispatcher.nudge()
+    return resumed
+
+
+def projects_locations_queues_purge(backend, name, body):
+    return backend.store.purge(name).resource()
+
+
+def projects_locations_queues_get_iam_policy(backend, resource, body):
+    backend.store.get(resource)
+    raw = backend.redis.hget("ct:iam", resource)
+    return json.loads(raw) if raw else {"version": 1, "etag": b"\x00"}
+
+
+def projects_locations_queues_set_iam_policy(backend, resource, body):
+    backend.store.get(resource)
+    policy = {**(body.get("policy") or {}), "etag": secrets.token_bytes(8)}
+    stored = {**policy, "etag": base64.b64encode(policy["etag"]).decode()}
+    backend.redis.hset("ct:iam", resource, json.dumps(stored))
+    return policy
+
+
+def projects_locations_queues_test_iam_permissions(backend, resource, body):
+    backend.store.get(resource)
+    return {"permissions": list(body.get("permissions") or [])}
+
+
+# --- tasks -------------------------------------------------------------------------------------
+
+def projects_locations_queues_tasks_create(backend, parent, body):
+    task = body.get("task") or {}
+    return task_resource(_create_task(backend, parent, task), body.get("responseView"))
+
+
+def projects_locations_queues_tasks_get(backend, name, response_view=None):
+    queue, task_id = _split_task_name(name)
+    return task_resource(backend.store.get_task(queue, task_id), response_view)
+
+
+def projects_locations_queues_tasks_list(backend, parent, page_size=None, page_token=None, response_view=None):
+    offset, size = _page(page_token), min(page_size or 1000, 1000)
+    tasks, total = backend.store.list_tasks(parent, offset, size)
+    out = {"tasks": [task_resource(t, response_view) for t in tasks]}
+    if offset + size < total:
+        out["nextPageToken"] = _token(offset + size)
+    return out
+
+
+def projects_locations_queues_tasks_delete(backend, name):
+    queue, task_id = _split_task_name(name)
+    backend.store.delete_task(queue, task_id)
+
+
+def projects_locations_queues_tasks_run(backend, name, body):
+    """Sends now, even on a paused queue or past its rate limits; answers the task as claimed."""
+    queue, task_id = _split_task_name(name)
+    claimed = backend.store.run_task(queue, task_id)
+    (claim,) = claimed.claims
+    threading.Thread(target=backend.dispatcher.send_now, args=(queue, claim), daemon=True).start()
+    stored = backend.store.get_task(queue, task_id)
+    return task_resource(stored, body.get("responseView"))
+
+
+def _operation(backend, parent: str, kind: str, response: dict, failed: dict) -> dict:
+    location = _parent_of_queue(parent)
+    name = f"{location}/operations/{secrets.randbelow(10**19)}"
+    now = backend.store.clock.now_usec()
+    operation = {"name": name, "done": True,
+                 "metadata": {"@type": "type.googleapis.com/google.cloud.tasks.v2.OperationMetadata",
+                              "state": "PARTIALLY_SUCCEEDED" if failed else "SUCCEEDED",
+                              "startTime": now, "endTime": now, "failedRequests": failed},
+                 "response": {"@type": f"type.googleapis.com/google.cloud.tasks.v2.{kind}", **response}}
+    backend.redis.set("ct:operation:" + name, json.dumps(operation, default=str), ex=OPERATION_TTL_SECS)
+    return operation
+
+
+def _status_of(exc) -> dict:
+    return {"code": exc.code.grpc, "message": exc.message}
+
+
+def projects_locations_queues_tasks_batch_create(backend, parent, body):
+    requests_ = body.get("requests") or []
+    if len(requests_) > 100:
+        raise InvalidArgument("A batch creates at most 100 tasks")
+    backend.store.get(parent)
+    created, failed = [], {}
+    for index, request in enumerate(requests_):
+        try:
+            created.append(task_resource(_create_task(backend, parent, (request or {}).get("task") or {}),
+                                         (request or {}).get("responseView")))
+        except ApiError as exc:  # one failed request is reported, the others go on
+            failed[str(index)] = _status_of(exc)
+    return _operation(backend, parent, "BatchCreateTasksResponse", {"tasks": _wire_tasks(created)}, failed)
+
+
+def _wire_tasks(tasks: list) -> list:
+    """Tasks inside an Operation's untyped response, written as the engine writes a Task."""
+    from queueservice.engine import formats
+
+    def write(value, key=""):
+        if isinstance(value, dict):
+            return {k: write(v, k) for k, v in value.items()}
+        if isinstance(value, bytes):
+            return base64.b64encode(value).decode("ascii")
+        if isinstance(value, int) and key.endswith("Time"):
+            return formats.format_datetime(value)
+        if isinstance(value, int) and key == "dispatchDeadline":
+            return formats.format_duration(value)
+        return value
+
+    return [write(t) for t in tasks]
+
+
+def projects_locations_queues_tasks_batch_delete(backend, parent, body):
+    names = body.get("names") or []
+    if len(names) > 1000:
+        raise InvalidArgument("A batch deletes at most 1000 tasks")
+    backend.store.get(parent)
+    failed = {}
+    for index, name in enumerate(names):
+        try:
+            queue, task_id = _split_task_name(name)
+            backend.store.delete_task(queue, task_id)
+        except ApiError as exc:  # batchDelete is not atomic: each failure is reported
+            failed[str(index)] = _status_of(exc)
+    return _operation(backend, parent, "BatchDeleteTasksResponse", {}, failed)
+
+
+def projects_locations_queues_tasks_buffer(backend, queue, task_id, body):
+    """A task for the queue's HTTP target, its body the request's."""
+    target = backend.store.get(queue).queue.get("httpTarget") or {}
+    override = target.get("uriOverride") or {}
+    if not override.get("host"):
+        raise InvalidArgument("buffer needs a queue whose httpTarget has a uriOverride with a host")
+    scheme = "http" if override.get("scheme") == "HTTP" else "https"
+    port = f":{override['port']}" if override.get("port") else ""
+    path = (override.get("pathOverride") or {}).get("path") or "/"
+    query = (override.get("queryOverride") or {}).get("queryParams")
+    url = f"{scheme}://{override['host']}{port}{path}" + (f"?{query}" if query else "")
+    http_body = body.get("body") or {}
+    request = {"url": url, "httpMethod": target.get("httpMethod") or "POST", "body": http_body.get("data") or b""}
+    if http_body.get("contentType"):
+        request["headers"] = {"Content-Type": http_body["contentType"]}
+    task = {"httpRequest": request}
+    if task_id and task_id != "-":
+        task["name"] = f"{queue}/tasks/{task_id}"
+    return {"task": task_resource(_create_task(backend, queue, task), "BASIC")}

@@ -1,0 +1,148 @@
+"""Cloud Tasks v2 through the official clients against gunicorn, dispatching to a real receiver:
+`google-cloud-tasks` over REST and `googleapiclient` built from Google's bundled document."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from google.api_core import exceptions
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import tasks_v2
+from google.protobuf import duration_pb2
+
+from harness.servers import gunicorn_on
+from tests.test_dispatch import Receiver
+
+PARENT = "projects/demo/locations/us-central1"
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    r = Receiver()
+    yield r
+    r.stop()
+
+
+@pytest.fixture(scope="module")
+def server(redis_server, receiver):
+    web = gunicorn_on(redis_server, 11, APP_ENGINE_URL=receiver.url)
+    yield web
+    web.stop()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return tasks_v2.CloudTasksClient(transport="rest", credentials=AnonymousCredentials(),
+                                     client_options=ClientOptions(api_endpoint=server.url))
+
+
+@pytest.fixture
+def queue(client, request):
+    name = f"{PARENT}/queues/{request.node.name.replace('_', '-')[:60]}"
+    client.create_queue(parent=PARENT, queue={"name": name, "retry_config": {"min_backoff": duration_pb2.Duration(nanos=50_000_000),
+                                                                             "max_backoff": duration_pb2.Duration(nanos=200_000_000)}})
+    return name
+
+
+def test_the_seed_queue_is_created_with_the_gcloud_flags_and_reads_back(client):
+    name = f"{PARENT}/queues/seed"
+    client.create_queue(parent=PARENT, queue={
+        "name": name, "rate_limits": {"max_dispatches_per_second": 5, "max_concurrent_dispatches": 1},
+        "retry_config": {"max_attempts": -1, "max_retry_duration": duration_pb2.Duration(seconds=3600),
+                         "min_backoff": duration_pb2.Duration(seconds=10), "max_backoff": duration_pb2.Duration(seconds=30)}})
+    got = client.get_queue(name=name)
+    assert got.rate_limits.max_dispatches_per_second == 5 and got.rate_limits.max_concurrent_dispatches == 1
+    assert got.retry_config.max_attempts == -1 and got.retry_config.max_doublings == 16
+    assert got.retry_config.min_backoff.seconds == 10 and got.retry_config.max_retry_duration.seconds == 3600
+    assert got.state == tasks_v2.Queue.State.RUNNING
+    with pytest.raises(exceptions.Conflict):
+        client.create_queue(parent=PARENT, queue={"name": name})
+
+
+def test_an_unknown_queue_is_not_found(client):
+    with pytest.raises(exceptions.NotFound):
+        client.get_queue(name=f"{PARENT}/queues/none")
+
+
+def test_an_http_task_is_delivered_once_and_then_gone(client, queue, receiver):
+    task = client.create_task(parent=queue, task={"http_request": {"url": receiver.url + "/deliver", "body": b"hello",
+                                                                   "http_method": tasks_v2.HttpMethod.POST}})
+    assert task.name.startswith(queue + "/tasks/") and task.name.rsplit("/", 1)[1].isdigit()
+    deadline = time.monotonic() + 10
+    while not any(p == "/deliver" for _, p, _, _ in receiver.requests) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (hit,) = [r for r in receiver.requests if r[1] == "/deliver"]
+    assert hit[3] == b"hello" and hit[2]["X-Cloudtasks-Taskname"] == task.name.rsplit("/", 1)[1]
+    time.sleep(0.3)
+    with pytest.raises(exceptions.NotFound):
+        client.get_task(name=task.name)
+
+
+def test_an_app_engine_task_reaches_the_local_app_with_app_engine_headers(client, queue, receiver):
+    client.create_task(parent=queue, task={"name": queue + "/tasks/deferred-1", "app_engine_http_request": {
+        "relative_uri": "/_ah/queue/deferred", "body": b"\x80\x04data",
+        "app_engine_routing": {"service": "default"}}})
+    deadline = time.monotonic() + 10
+    while not any(p == "/_ah/queue/deferred" for _, p, _, _ in receiver.requests) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (hit,) = [r for r in receiver.requests if r[1] == "/_ah/queue/deferred"]
+    assert hit[2]["X-Appengine-Taskname"] == "deferred-1" and hit[2]["X-Appengine-Queuename"] == queue.rsplit("/", 1)[1]
+    assert hit[2]["Content-Type"] == "application/octet-stream" and hit[3] == b"\x80\x04data"
+
+
+def test_a_paused_queue_holds_tasks_that_run_task_sends_at_once(client, queue, receiver):
+    client.pause_queue(name=queue)
+    task = client.create_task(parent=queue, task={"http_request": {"url": receiver.url + "/paused"}})
+    time.sleep(1.2)
+    assert not [r for r in receiver.requests if r[1] == "/paused"]
+    ran = client.run_task(name=task.name)
+    assert ran.dispatch_count == 1
+    deadline = time.monotonic() + 10
+    while not [r for r in receiver.requests if r[1] == "/paused"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len([r for r in receiver.requests if r[1] == "/paused"]) == 1
+    assert client.resume_queue(name=queue).state == tasks_v2.Queue.State.RUNNING
+
+
+def test_a_named_task_is_deduplicated_and_a_deleted_one_never_fires(client, queue, receiver):
+    later = {"seconds": int(time.time()) + 3600}
+    task = client.create_task(parent=queue, task={"name": queue + "/tasks/once", "schedule_time": later,
+                                                  "http_request": {"url": receiver.url + "/never"}})
+    with pytest.raises(exceptions.Conflict):
+        client.create_task(parent=queue, task={"name": queue + "/tasks/once", "http_request": {"url": receiver.url}})
+    assert [t.name for t in client.list_tasks(parent=queue)] == [task.name]
+    client.delete_task(name=task.name)
+    with pytest.raises(exceptions.NotFound, match="existed recently"):
+        client.get_task(name=task.name)
+    with pytest.raises(exceptions.Conflict):
+        client.create_task(parent=queue, task={"name": queue + "/tasks/once", "http_request": {"url": receiver.url}})
+
+
+def test_an_update_mask_changes_one_field_and_a_missing_queue_is_created(client):
+    name = f"{PARENT}/queues/patched"
+    queue = client.update_queue(queue={"name": name, "rate_limits": {"max_dispatches_per_second": 7}},
+                                update_mask={"paths": ["rate_limits.max_dispatches_per_second"]})
+    assert queue.rate_limits.max_dispatches_per_second == 7 and queue.retry_config.max_attempts == 100
+    listed = [q.name for q in client.list_queues(parent=PARENT)]
+    assert name in listed and listed == sorted(listed)
+
+
+def test_errors_are_googles_v2_body(server):
+    import requests
+
+    r = requests.get(f"{server.url}/v2/{PARENT}/queues/none", timeout=10)
+    assert r.status_code == 404
+    assert r.json()["error"]["status"] == "NOT_FOUND" and "wait at least a minute" in r.json()["error"]["message"]
+
+
+def test_googleapiclient_from_the_bundled_document(server):
+    import httplib2
+    from googleapiclient.discovery import build
+
+    api = build("cloudtasks", "v2", http=httplib2.Http(), client_options={"api_endpoint": server.url})
+    created = api.projects().locations().queues().create(
+        parent=PARENT, body={"name": f"{PARENT}/queues/gac"}).execute()
+    assert created["retryConfig"]["minBackoff"] == "0.100s" and created["state"] == "RUNNING"
+    assert api.projects().locations().queues().delete(name=created["name"]).execute() == {}
