@@ -146,3 +146,26 @@ def test_two_dispatchers_deliver_each_task_exactly_once(store, receiver, redis_s
             d.stop()
     paths = sorted(p for _, p, _, _ in receiver.requests)
     assert paths == sorted(f"/t{i}" for i in range(150))
+
+
+def test_the_queues_http_target_overrides_the_url_method_and_headers(store, receiver, dispatcher):
+    port = receiver.url.rsplit(":", 1)[1]
+    name = "projects/p/locations/l/queues/overridden"
+    queue = default_queue(name)
+    queue["httpTarget"] = {"uriOverride": {"scheme": "HTTP", "host": "127.0.0.1", "port": int(port),
+                                           "pathOverride": {"path": "/over"}},
+                           "httpMethod": "PATCH", "headerOverrides": [{"header": {"key": "X-Env", "value": "local"}}]}
+    store.create(queue)
+    store.create_task(name, "o", {"httpRequest": {"url": "https://example.invalid/original", "httpMethod": "POST"}})
+    dispatcher.nudge()
+    sent = [r for r in receiver.wait_for(1) if r[1] == "/over"]
+    assert sent and sent[0][0] == "PATCH" and sent[0][2]["X-Env"] == "local"
+
+
+def test_if_not_exists_fills_only_what_the_url_lacks():
+    from queueservice.dispatch.requests_for import override_url
+
+    override = {"host": "other", "pathOverride": {"path": "/p"}, "uriOverrideEnforceMode": "IF_NOT_EXISTS"}
+    assert override_url("http://mine:81/kept?q=1", override) == "http://mine:81/kept?q=1"
+    assert override_url("http://mine/", override) == "http://mine/p"
+    assert override_url("http://mine/x", {"host": "other"}) == "http://other/x"  # ALWAYS: given parts only

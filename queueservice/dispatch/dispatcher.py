@@ -104,7 +104,7 @@ class Dispatcher:
             try:
                 queue = self._store.get(queue_name).queue
                 outgoing = build(claim.task, queue_name, claim.attempts, self._urls, self._default_url,
-                                 queue.get("appEngineRoutingOverride"))
+                                 queue.get("appEngineRoutingOverride"), queue.get("httpTarget"))
                 timeout = max(1.0, claim.attempts.deadline_usec / 1e6)
                 answer = self._session.request(outgoing.method, outgoing.url, headers=outgoing.headers,
                                                data=outgoing.body or None, timeout=timeout, allow_redirects=False)

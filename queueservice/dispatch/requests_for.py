@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 APP_ENGINE_USER_AGENT = "AppEngine-Google; (+http://code.google.com/appengine)"
 HTTP_USER_AGENT = "Google-Cloud-Tasks"
@@ -44,8 +44,26 @@ def _task_headers(headers: dict) -> dict:
             if k.lower() not in RESERVED and not k.lower().startswith(RESERVED_PREFIXES)}
 
 
+def override_url(url: str, override: dict) -> str:
+    """The queue's `httpTarget.uriOverride` applied to a task's URL: ALWAYS (the default) replaces
+    each given part; IF_NOT_EXISTS only fills parts the URL lacks."""
+    parts = urlsplit(url)
+    always = override.get("uriOverrideEnforceMode", "ALWAYS") != "IF_NOT_EXISTS"
+    scheme = {"HTTP": "http", "HTTPS": "https"}.get(override.get("scheme") or "", "")
+    host, port = override.get("host"), override.get("port")
+    path = (override.get("pathOverride") or {}).get("path")
+    query = (override.get("queryOverride") or {}).get("queryParams")
+    new_scheme = scheme if scheme and (always or not parts.scheme) else parts.scheme
+    new_host = host if host and (always or not parts.hostname) else parts.hostname
+    new_port = port if port and (always or not parts.port) else parts.port
+    netloc = f"{new_host}:{new_port}" if new_port else (new_host or "")
+    new_path = path if path and (always or parts.path in ("", "/")) else parts.path
+    new_query = query if query and (always or not parts.query) else parts.query
+    return urlunsplit((new_scheme or "https", netloc, new_path, new_query, ""))
+
+
 def build(task: dict, queue_name: str, attempts, app_engine_urls: dict, default_app_engine_url: str | None,
-          routing_override: dict | None = None) -> Outgoing:
+          routing_override: dict | None = None, http_target: dict | None = None) -> Outgoing:
     """The request for one attempt of `task` (the stored Task, wire form: body in base64).
 
     `attempts` counts the attempts before this one (dispatches includes this one, as the store
@@ -69,10 +87,17 @@ def build(task: dict, queue_name: str, attempts, app_engine_urls: dict, default_
         if body and not any(k.lower() == "content-type" for k in headers):
             headers["Content-Type"] = "application/octet-stream"
     else:
-        spec = task["httpRequest"]
-        url = spec["url"]
+        spec = dict(task["httpRequest"])
+        target = http_target or {}
+        url = override_url(spec["url"], target["uriOverride"]) if target.get("uriOverride") else spec["url"]
+        if target.get("httpMethod") and target["httpMethod"] != "HTTP_METHOD_UNSPECIFIED":
+            spec["httpMethod"] = target["httpMethod"]
         prefix, executions, reason = "X-CloudTasks-", attempts.answers_below_500, ""
         headers = _task_headers(spec.get("headers"))
+        for item in target.get("headerOverrides") or []:
+            header = (item or {}).get("header") or {}
+            if header.get("key") and header["key"].lower() not in RESERVED:
+                headers[header["key"]] = header.get("value", "")
         headers["User-Agent"] = HTTP_USER_AGENT
         body = base64.b64decode(spec.get("body") or "")
     headers.update({
