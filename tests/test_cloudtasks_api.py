@@ -146,3 +146,36 @@ def test_googleapiclient_from_the_bundled_document(server):
         parent=PARENT, body={"name": f"{PARENT}/queues/gac"}).execute()
     assert created["retryConfig"]["minBackoff"] == "0.100s" and created["state"] == "RUNNING"
     assert api.projects().locations().queues().delete(name=created["name"]).execute() == {}
+
+
+def test_queue_yaml_push_queues_exist_in_any_project_and_location(tmp_path, app_redis):
+    from queueservice.config import Settings
+    from queueservice.engine.app import create_app
+
+    path = tmp_path / "queue.yaml"
+    path.write_text("queue:\n- name: push-notifications\n  rate: 10/s\n  bucket_size: 20\n"
+                    "  retry_parameters:\n    task_retry_limit: 0\n    task_age_limit: 3m\n"
+                    "    min_backoff_seconds: 10\n    max_backoff_seconds: 30\n"
+                    "- name: render\n  mode: pull\n")
+    app = create_app(Settings(redis_url="redis://unused", log_level="WARNING", queue_config=str(path)),
+                     redis_client=app_redis)
+    web = app.test_client()
+    got = web.get("/v2/projects/any/locations/europe-west1/queues/push-notifications").get_json()
+    assert got["rateLimits"] == {"maxDispatchesPerSecond": 10.0, "maxBurstSize": 20, "maxConcurrentDispatches": 1000}
+    assert got["retryConfig"]["maxAttempts"] == 1 and got["retryConfig"]["maxRetryDuration"] == "180s"
+    created = web.post("/v2/projects/other/locations/us-central1/queues/push-notifications/tasks",
+                       json={"task": {"httpRequest": {"url": "http://127.0.0.1:9/x"}}})
+    assert created.status_code == 200
+    assert web.get("/v2/projects/any/locations/l/queues/render").status_code == 404  # a pull queue
+
+
+def test_a_bad_push_queue_in_queue_yaml_stops_start_up(tmp_path, app_redis):
+    from queueservice.config import Settings
+    from queueservice.engine.app import create_app
+    from queueservice.errors import StartupError
+
+    path = tmp_path / "queue.yaml"
+    path.write_text("queue:\n- name: fast\n  rate: 900/s\n")
+    with pytest.raises(StartupError, match="over 500"):
+        create_app(Settings(redis_url="redis://unused", log_level="WARNING", queue_config=str(path)),
+                   redis_client=app_redis)

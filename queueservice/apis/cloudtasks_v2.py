@@ -15,10 +15,11 @@ import threading
 
 from queueservice.dispatch.dispatcher import Dispatcher
 from queueservice.dispatch.requests_for import parse_service_urls
-from queueservice.errors import ApiError, Code, InvalidArgument, NotFound
+from queueservice.errors import ApiError, Code, InvalidArgument, NotFound, StartupError
 from queueservice.redis_helpers.clock import Clock
 from queueservice.stores.pushqueue import queues as resources
-from queueservice.stores.pushqueue.store import PushQueueStore
+from queueservice.stores.pullqueue.backend import create_backend as pull_queues
+from queueservice.stores.pushqueue.store import PushQueueStore, QueueExists, QueueNotFound
 
 ERROR_FORMAT = "v2"
 EMPTY_ANSWER = {}
@@ -51,6 +52,14 @@ class Backend:
         except ValueError as exc:
             raise SystemExit(f"queueservice: {exc}") from None
         self.dispatcher = Dispatcher(self.store, urls, settings.app_engine_url)
+        # queue.yaml's push queues: they exist in any project and location a client names.
+        self.catalog = pull_queues(services).queues
+        for queue in (self.catalog.configured or {}).values():
+            if queue.mode == "push":  # a bad push queue stops start-up, not its first use
+                try:
+                    resources.from_queue_yaml(queue.entry, f"projects/p/locations/l/queues/{queue.name}")
+                except InvalidArgument as exc:
+                    raise StartupError(f"QUEUE_CONFIG {self.catalog.source}: {exc.message}") from None
 
     def start(self) -> None:
         self.dispatcher.start()
@@ -194,8 +203,23 @@ def _token(offset: int) -> str:
     return base64.urlsafe_b64encode(str(offset).encode()).decode()
 
 
+def _queue(backend: Backend, name: str):
+    """The stored queue; a push queue of QUEUE_CONFIG is made on first use in any project and
+    location, as `gcloud app deploy queue.yaml` would have made it."""
+    try:
+        return backend.store.get(name)
+    except QueueNotFound:
+        configured = backend.catalog.push_queue(resources.split_name(name)[2])
+        if configured is None:
+            raise
+        try:
+            return backend.store.create(resources.from_queue_yaml(configured.entry, name))
+        except QueueExists:  # another process made it meanwhile
+            return backend.store.get(name)
+
+
 def _create_task(backend: Backend, parent: str, task: dict) -> dict:
-    resources.split_name(parent)
+    _queue(backend, parent)
     name = task.get("name")
     if name:
         queue, task_id = _split_task_name(name)
@@ -261,7 +285,7 @@ def projects_locations_queues_create(backend, parent, body):
 
 
 def projects_locations_queues_get(backend, name):
-    return backend.store.get(name).resource()
+    return _queue(backend, name).resource()
 
 
 def projects_locations_queues_list(backend, parent, filter=None, page_size=None, page_token=None):
@@ -293,10 +317,12 @@ def projects_locations_queues_delete(backend, name):
 
 
 def projects_locations_queues_pause(backend, name, body):
+    _queue(backend, name)
     return backend.store.pause(name).resource()
 
 
 def projects_locations_queues_resume(backend, name, body):
+    _queue(backend, name)
     resumed = backend.store.resume(name).resource()
     backend.dispatcher.nudge()
     return resumed
@@ -338,6 +364,7 @@ def projects_locations_queues_tasks_get(backend, name, response_view=None):
 
 
 def projects_locations_queues_tasks_list(backend, parent, page_size=None, page_token=None, response_view=None):
+    _queue(backend, parent)
     offset, size = _page(page_token), min(page_size or 1000, 1000)
     tasks, total = backend.store.list_tasks(parent, offset, size)
     out = {"tasks": [task_resource(t, response_view) for t in tasks]}

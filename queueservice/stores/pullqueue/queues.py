@@ -26,6 +26,8 @@ class QueueConfig:
     admin_emails: tuple = ()
     consumer_emails: tuple = ()
     producer_emails: tuple = ()
+    #: The queue's entry as queue.yaml gives it (push queues are mapped to Cloud Tasks from it).
+    entry: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def acl(self) -> dict:
@@ -90,7 +92,8 @@ def _queue_entry(entry, index: int, path, pattern=QUEUE_NAME) -> QueueConfig:
                                f"number, not {limit!r}")
     users = tuple(a["user_email"] for a in acl if "user_email" in a)
     writers = tuple(a["writer_email"] for a in acl if "writer_email" in a)
-    return QueueConfig(name=name, mode=mode, max_leases=limit, consumer_emails=users, producer_emails=writers)
+    return QueueConfig(name=name, mode=mode, max_leases=limit, consumer_emails=users, producer_emails=writers,
+                       entry=dict(entry))
 
 
 #: App Engine allowed at most a few hundred queues; a file far larger than that is not a queue.yaml.
@@ -167,6 +170,11 @@ class QueueCatalog:
             return cls(configured=None, default_max_leases=default_max_leases, underscores=underscores)
         queues = load_queue_yaml(path, QUEUE_NAME_WITH_UNDERSCORES if underscores else QUEUE_NAME)
         return cls(configured=queues, source=path, underscores=underscores)
+
+    def push_queue(self, name: str) -> QueueConfig | None:
+        """The push queue of that name in QUEUE_CONFIG, if any (Cloud Tasks serves those)."""
+        queue = (self.configured or {}).get(name)
+        return queue if queue is not None and queue.mode == "push" else None
 
     def resolve(self, name: str) -> QueueConfig:
         """The queue's configuration. Raises NotFound (unknown) or InvalidArgument (push queue)."""
