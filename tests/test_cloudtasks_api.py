@@ -179,3 +179,24 @@ def test_a_bad_push_queue_in_queue_yaml_stops_start_up(tmp_path, app_redis):
     with pytest.raises(StartupError, match="over 500"):
         create_app(Settings(redis_url="redis://unused", log_level="WARNING", queue_config=str(path)),
                    redis_client=app_redis)
+
+
+def test_an_oidc_task_carries_a_token_the_handler_verifies_with_the_published_certs(client, queue, receiver, server):
+    import google.auth.transport.requests
+    import requests as requests_lib
+    from google.oauth2 import id_token
+
+    url = receiver.url + "/secured"
+    client.create_task(parent=queue, task={"http_request": {
+        "url": url, "oidc_token": {"service_account_email": "tasks@demo.iam.gserviceaccount.com"}}})
+    deadline = time.monotonic() + 10
+    while not [r for r in receiver.requests if r[1] == "/secured"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (hit,) = [r for r in receiver.requests if r[1] == "/secured"]
+    token = hit[2]["Authorization"].removeprefix("Bearer ")
+    claims = id_token.verify_token(token, google.auth.transport.requests.Request(), audience=url,
+                                   certs_url=server.url + "/oauth2/v1/certs")
+    assert claims["email"] == "tasks@demo.iam.gserviceaccount.com" and claims["aud"] == url
+    discovery = requests_lib.get(server.url + "/.well-known/openid-configuration", timeout=10).json()
+    assert discovery["jwks_uri"].endswith("/oauth2/v3/certs")
+    assert requests_lib.get(server.url + "/oauth2/v3/certs", timeout=10).json()["keys"][0]["kty"] == "RSA"

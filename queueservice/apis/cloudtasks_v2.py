@@ -14,6 +14,7 @@ import secrets
 import threading
 
 from queueservice.dispatch.dispatcher import Dispatcher
+from queueservice.dispatch.oidc import Signer
 from queueservice.dispatch.requests_for import parse_service_urls
 from queueservice.errors import ApiError, Code, InvalidArgument, NotFound, StartupError
 from queueservice.redis_helpers.clock import Clock
@@ -51,7 +52,10 @@ class Backend:
             urls = parse_service_urls(settings.app_engine_service_urls)
         except ValueError as exc:
             raise SystemExit(f"queueservice: {exc}") from None
-        self.dispatcher = Dispatcher(self.store, urls, settings.app_engine_url)
+        self._issuer = settings.oidc_issuer or f"http://localhost:{settings.port}"
+        self._signer = None
+        self.dispatcher = Dispatcher(self.store, urls, settings.app_engine_url,
+                                     token_for=lambda audience, email: self.signer().token(audience, email))
         # queue.yaml's push queues: they exist in any project and location a client names.
         self.catalog = pull_queues(services).queues
         for queue in (self.catalog.configured or {}).values():
@@ -60,6 +64,12 @@ class Backend:
                     resources.from_queue_yaml(queue.entry, f"projects/p/locations/l/queues/{queue.name}")
                 except InvalidArgument as exc:
                     raise StartupError(f"QUEUE_CONFIG {self.catalog.source}: {exc.message}") from None
+
+    def signer(self) -> Signer:
+        """The OIDC signer, made on first use (its key is made once per Redis)."""
+        if self._signer is None:
+            self._signer = Signer(self.redis, self._issuer)
+        return self._signer
 
     def start(self) -> None:
         self.dispatcher.start()
@@ -73,6 +83,20 @@ class Backend:
 
 def create_backend(services) -> Backend:
     return services.get("pushqueue", Backend)
+
+
+def web_pages(backend: Backend):
+    """Where handlers find the keys of the OIDC tokens the dispatcher signs (as Google publishes its own)."""
+    from flask import Blueprint
+
+    from queueservice.engine.responses import json_response
+
+    pages = Blueprint("oidc", __name__)
+    pages.add_url_rule("/.well-known/openid-configuration", "discovery",
+                       lambda: json_response(backend.signer().discovery()))
+    pages.add_url_rule("/oauth2/v3/certs", "jwks", lambda: json_response(backend.signer().jwks()))
+    pages.add_url_rule("/oauth2/v1/certs", "pem_certs", lambda: json_response(backend.signer().pem_certs()))
+    return pages
 
 
 # --- rules -------------------------------------------------------------------------------------

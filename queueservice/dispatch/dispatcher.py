@@ -27,7 +27,9 @@ IDLE_SECS = 1.0
 
 class Dispatcher:
     def __init__(self, store, app_engine_urls: dict | None = None, default_app_engine_url: str | None = None,
-                 senders: int = 16):
+                 senders: int = 16, token_for=None):
+        """`token_for(audience, email)`: an OIDC token, for tasks that ask for one."""
+        self._token_for = token_for
         self._store = store
         self._urls = app_engine_urls or {}
         self._default_url = default_app_engine_url
@@ -104,7 +106,7 @@ class Dispatcher:
             try:
                 queue = self._store.get(queue_name).queue
                 outgoing = build(claim.task, queue_name, claim.attempts, self._urls, self._default_url,
-                                 queue.get("appEngineRoutingOverride"), queue.get("httpTarget"))
+                                 queue.get("appEngineRoutingOverride"), queue.get("httpTarget"), self._token_for)
                 timeout = max(1.0, claim.attempts.deadline_usec / 1e6)
                 answer = self._session.request(outgoing.method, outgoing.url, headers=outgoing.headers,
                                                data=outgoing.body or None, timeout=timeout, allow_redirects=False)

@@ -63,7 +63,7 @@ def override_url(url: str, override: dict) -> str:
 
 
 def build(task: dict, queue_name: str, attempts, app_engine_urls: dict, default_app_engine_url: str | None,
-          routing_override: dict | None = None, http_target: dict | None = None) -> Outgoing:
+          routing_override: dict | None = None, http_target: dict | None = None, token_for=None) -> Outgoing:
     """The request for one attempt of `task` (the stored Task, wire form: body in base64).
 
     `attempts` counts the attempts before this one (dispatches includes this one, as the store
@@ -98,6 +98,10 @@ def build(task: dict, queue_name: str, attempts, app_engine_urls: dict, default_
             header = (item or {}).get("header") or {}
             if header.get("key") and header["key"].lower() not in RESERVED:
                 headers[header["key"]] = header.get("value", "")
+        oidc = spec.get("oidcToken") or target.get("oidcToken")
+        if oidc and token_for is not None:  # the audience defaults to the URL the task goes to
+            headers["Authorization"] = "Bearer " + token_for(oidc.get("audience") or url,
+                                                             oidc.get("serviceAccountEmail") or "")
         headers["User-Agent"] = HTTP_USER_AGENT
         body = base64.b64decode(spec.get("body") or "")
     headers.update({
