@@ -62,7 +62,7 @@ def test_both_apis_share_one_pull_queue_service():
     assert sorted(engine.services.names()) == ["clock", "pullqueue", "pushqueue"]
     assert taskqueue.backend is engine.services.get("pullqueue", None)
     assert cloudtasks.backend is engine.services.get("pushqueue", None)
-    assert [k.api for k in admin.backend.kinds()] == ["taskqueue"]
+    assert [k.api for k in admin.backend.kinds()] == ["taskqueue", "cloudtasks"]
     health = app.test_client().get("/healthz").get_json()
     assert health["services"] == {"clock": {"status": "ok", "running": False},
                                   "pullqueue": {"status": "ok", "queues": 0, "running": False},

@@ -20,6 +20,7 @@ from queueservice.errors import ApiError, Code, InvalidArgument, NotFound, Start
 from queueservice.redis_helpers.clock import Clock
 from queueservice.stores.pushqueue import queues as resources
 from queueservice.stores.pullqueue.backend import create_backend as pull_queues
+from queueservice.stores.pushqueue.operator_view import PushQueues
 from queueservice.stores.pushqueue.store import PushQueueStore, QueueExists, QueueNotFound
 
 ERROR_FORMAT = "v2"
@@ -56,6 +57,7 @@ class Backend:
         self._signer = None
         self.dispatcher = Dispatcher(self.store, urls, settings.app_engine_url,
                                      token_for=lambda audience, email: self.signer().token(audience, email))
+        self.operator_kind = PushQueues(self.store, self.dispatcher)
         # queue.yaml's push queues: they exist in any project and location a client names.
         self.catalog = pull_queues(services).queues
         for queue in (self.catalog.configured or {}).values():

@@ -275,6 +275,16 @@ class PushQueueStore:
                                    retry_at_usec or 0, self._tombstone_usec])
         return int(reply[0]) == Code.OK
 
+    def clear_tombstones(self, queue_name: str | None) -> int:
+        """Free the ids of tasks deleted or done recently, of one queue or of all (a reset for tests)."""
+        names = [queue_name] if queue_name else self.queue_names()
+        freed = 0
+        for name in names:
+            key = self.keys(name).tombstones
+            freed += int(self._redis.zcard(key))
+            self._redis.delete(key)
+        return freed
+
     def queue_names(self) -> list:
         """Every queue's resource name, for the dispatcher."""
         return [QueueKeys.from_entry(e).name for e in self._redis.zrange(REGISTRY, 0, -1)]
