@@ -409,8 +409,8 @@ def projects_locations_queues_tasks_run(backend, name, body):
     queue, task_id = _split_task_name(name)
     claimed = backend.store.run_task(queue, task_id)
     (claim,) = claimed.claims
+    stored = backend.store.get_task(queue, task_id)  # read before sending: a success deletes it
     threading.Thread(target=backend.dispatcher.send_now, args=(queue, claim), daemon=True).start()
-    stored = backend.store.get_task(queue, task_id)
     return task_resource(stored, body.get("responseView"))
 
 
