@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+SHARED_LUA = Path(__file__).with_name("lua")
+
 
 class Scripts:
     """Every `*.lua` in a folder, registered with one Redis client (EVALSHA, loaded on demand).
 
-    Files whose names start with `_` are preludes of shared helpers, prepended to each script.
+    Files whose names start with `_` are preludes of shared helpers, prepended to each script,
+    after the preludes every store shares (redis_helpers/lua: the clock).
     """
 
     def __init__(self, client, folder: Path):
         self._client = client
         self._scripts = {}
         paths = sorted(Path(folder).glob("*.lua"))
-        prelude = "".join(p.read_text(encoding="utf-8") + "\n" for p in paths if p.name.startswith("_"))
+        shared = sorted(SHARED_LUA.glob("_*.lua"))
+        prelude = "".join(p.read_text(encoding="utf-8") + "\n"
+                          for p in shared + [p for p in paths if p.name.startswith("_")])
         for path in paths:
             if not path.name.startswith("_"):
                 source = prelude + path.read_text(encoding="utf-8")

@@ -29,21 +29,7 @@ local HISTORY_MAX = tonumber(ARGV[2])
 -- A queue's history disappears a day after its last event, like its counters after an hour.
 local HISTORY_TTL_MS = 86400000
 
-local K_CLOCK = KEYS[#KEYS]
-local clock_offset = nil
-
--- Redis TIME plus the clock's offset (read once per script), in µs.
-local function now_usec()
-  if clock_offset == nil then
-    clock_offset = tonumber(redis.call('GET', K_CLOCK) or '0') or 0
-  end
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000000 + tonumber(t[2]) + clock_offset
-end
-
-local function fmt(n)
-  return string.format('%.0f', n)
-end
+-- now_usec() and fmt() come from redis_helpers/lua/_clock.lua.
 
 local function member_of(enq, name)
   return string.format('%016.0f', enq) .. name

@@ -18,20 +18,7 @@
 
 local K_QUEUE, K_GONE, K_TASKS, K_DUE, K_CREATED, K_TOMBSTONES = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local K_ATTEMPTS, K_INFLIGHT, K_BUCKET = KEYS[7], KEYS[8], KEYS[9]
-local K_CLOCK = KEYS[#KEYS]
-local clock_offset = nil
-
-local function now_usec()
-  if clock_offset == nil then
-    clock_offset = tonumber(redis.call('GET', K_CLOCK) or '0') or 0
-  end
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000000 + tonumber(t[2]) + clock_offset
-end
-
-local function fmt(n)
-  return string.format('%.0f', n)
-end
+-- now_usec() and fmt() come from redis_helpers/lua/_clock.lua.
 
 -- {0, config, state, purge_usec, version} of an existing queue.
 local function queue_reply()
