@@ -32,8 +32,8 @@ def test_insert_lease_list_delete_from_the_cli(gunicorn_server, queue):
     assert name in table and "available" in table and "pdf" in table
     leased = json.loads(cli(url, "lease", "app", queue, "--num", "5", "--secs", "60", "--json").stdout)
     assert [t["id"] for t in leased] == [name]
-    shown = cli(url, "task", "app", queue, name).stdout
-    assert '"job": 7' in shown and "leased" in shown
+    shown = cli(url, "task", "app", queue, name)
+    assert '"job": 7' in shown.stdout and "leased" in shown.stdout, shown.stderr
     queues = json.loads(cli(url, "queues", "--json").stdout)
     assert any(q["queue"] == queue and q["leased"] == 1 for q in queues)
     assert cli(url, "delete", "app", queue, name).returncode == 0

@@ -406,3 +406,12 @@ def test_a_prefix_that_is_not_a_partition_is_400(api, queue, project):
 def test_errors_honour_pretty_print_false(client, queue):
     r = client.get(f"/taskqueue/v1beta2/projects/app/taskqueues/{queue}/tasks/nope?prettyPrint=false")
     assert r.status_code == 404 and b"\n" not in r.data
+
+
+def test_generated_names_never_start_like_a_command_line_option(api, queue):
+    """A name such as `-x…` would be taken for an option by the CLI (and most tools)."""
+    from queueservice.stores.pullqueue.rules import new_task_name
+
+    names = [new_task_name() for _ in range(2000)]
+    assert all(n[0].isalnum() and len(n) == 22 for n in names) and len(set(names)) == 2000
+    assert insert(api, queue)["id"][0].isalnum()

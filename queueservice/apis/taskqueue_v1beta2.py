@@ -9,11 +9,10 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import secrets
 
 from queueservice.stores.pullqueue.backend import Backend, create_backend  # noqa: F401 (the engine's hook)
 from queueservice.stores.pullqueue.queues import QueueConfig
-from queueservice.stores.pullqueue.rules import MAX_PAYLOAD_BYTES, project_id, shown, tag_bytes, task_name
+from queueservice.stores.pullqueue.rules import MAX_PAYLOAD_BYTES, new_task_name, project_id, shown, tag_bytes, task_name
 from queueservice.stores.pullqueue.rules import queue_config as _queue_config
 from queueservice.stores.pullqueue.store import Task
 from queueservice.errors import InvalidArgument, PayloadTooLarge, RequiredArgument
@@ -156,7 +155,7 @@ def tasks_insert(backend, project, taskqueue, body):
     keys = _keys(backend, project, taskqueue)
     same_queue(body, project, taskqueue)
     name = body.get("id")
-    name = task_name(name, "id") if name not in (None, "") else secrets.token_urlsafe(16)
+    name = task_name(name, "id") if name not in (None, "") else new_task_name()
     payload, urlsafe = decode_payload(body.get("payloadBase64"))
     task = backend.store.insert(keys, name, payload, tag=tag_bytes(body.get("tag")),
                                 eta_usec=eta_usec(body.get("leaseTimestamp")), urlsafe=urlsafe)

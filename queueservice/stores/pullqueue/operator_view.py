@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import base64
-import secrets
 
 from queueservice.errors import ApiError, InvalidArgument
 from queueservice.operator.interface import QueueRef
 
-from .rules import MAX_PAYLOAD_BYTES, project_id, queue_config, tag_bytes, task_name
+from .rules import MAX_PAYLOAD_BYTES, new_task_name, project_id, queue_config, tag_bytes, task_name
 from .store import STATES, Task, state_of
 
 #: Transitions kept in a task's view.
@@ -129,7 +128,7 @@ class PullQueues:
     def insert(self, ref: QueueRef, name: str | None, payload: bytes, tag: str | None, delay_secs: int) -> dict:
         if len(payload) > MAX_PAYLOAD_BYTES:
             raise InvalidArgument(f"The payload is larger than {MAX_PAYLOAD_BYTES} bytes")
-        name = task_name(name, "id") if name else secrets.token_urlsafe(16)
+        name = task_name(name, "id") if name else new_task_name()
         task = self._store.insert(self._keys(ref), name, payload, tag=tag_bytes(tag), delay_secs=delay_secs)
         return task_json(task, "delayed" if delay_secs else "available")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 
 from queueservice.errors import InvalidArgument
 
@@ -58,3 +59,12 @@ def tag_bytes(tag: str | None, location: str = "tag") -> bytes:
     except UnicodeEncodeError:
         raise InvalidArgument("Tag is not valid Unicode", location=location) from None
     return data
+
+
+def new_task_name() -> str:
+    """A generated task name: 22 URL-safe characters (128 random bits), never starting with `-`
+    or `_`, so that it can be passed to command-line tools without being taken for an option."""
+    while True:
+        name = secrets.token_urlsafe(16)
+        if name[0].isalnum():
+            return name
