@@ -38,7 +38,8 @@ class Dispatcher:
         self._session = requests.Session()
         self._stopping = threading.Event()
         self._wake = threading.Event()
-        self._busy = threading.Semaphore(senders)
+        self._idle = senders  # senders free now; changed under _lock
+        self._lock = threading.Lock()
         self._loop = None
 
     # --- service -----------------------------------------------------------------------------
@@ -84,12 +85,13 @@ class Dispatcher:
         """Claim what is due in every queue and hand it to the senders; the seconds to sleep."""
         wait = IDLE_SECS
         for queue_name in self._store.queue_names():
-            free = self._busy._value  # noqa: SLF001 - how many senders are idle right now
+            with self._lock:
+                free = self._idle
             if free <= 0:
                 return 0.05
             claimed = self._store.claim(queue_name, free)
             for claim in claimed.claims:
-                self._busy.acquire()
+                self._take_sender()
                 self._pool.submit(self._send, queue_name, claim)
             if claimed.next_due_usec is not None:
                 wait = min(wait, max(0.0, (claimed.next_due_usec - claimed.now_usec) / 1e6))
@@ -97,8 +99,12 @@ class Dispatcher:
 
     def send_now(self, queue_name: str, claim) -> None:
         """Send one claimed attempt in the calling thread (RunTask)."""
-        self._busy.acquire()
+        self._take_sender()
         self._send(queue_name, claim)
+
+    def _take_sender(self) -> None:
+        with self._lock:
+            self._idle -= 1
 
     def _send(self, queue_name: str, claim) -> None:
         try:
@@ -122,7 +128,8 @@ class Dispatcher:
         except Exception as exc:  # noqa: BLE001 - the claim runs out and the task is sent again
             log.warning("could not record the attempt of task %s: %s", claim.task_id, exc)
         finally:
-            self._busy.release()
+            with self._lock:
+                self._idle += 1
 
     def _retry_at(self, queue: dict | None, claim) -> int | None:
         """When to try again (µs), or None when both retry limits are spent."""

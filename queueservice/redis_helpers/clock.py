@@ -42,5 +42,12 @@ class Clock:
             self._redis.delete(CLOCK_KEY)
 
     def now_usec(self) -> int:
-        seconds, micros = self._redis.time()
-        return seconds * 1_000_000 + micros + self.offset_usec()
+        """TIME and the offset, read in one round trip."""
+        if self.cluster:
+            seconds, micros = self._redis.time()
+            return seconds * 1_000_000 + micros
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.time()
+        pipe.get(CLOCK_KEY)
+        (seconds, micros), offset = pipe.execute()
+        return seconds * 1_000_000 + micros + int(offset or 0)

@@ -13,7 +13,6 @@ import threading
 from queueservice.errors import FailedPrecondition, InvalidArgument
 from queueservice.operator.interface import QueueRef
 
-from .keys import REGISTRY, QueueKeys
 
 
 def task_json(stored, with_payload: bool = False) -> dict:
@@ -45,11 +44,7 @@ class PushQueues:
         return f"projects/{ref.project}/locations/{location}/queues/{queue}"
 
     def queues(self) -> list:
-        refs = []
-        for entry in self._store._redis.zrange(REGISTRY, 0, -1):  # noqa: SLF001 - the store's own registry
-            keys = QueueKeys.from_entry(entry)
-            refs.append(QueueRef(self.api, keys.project, f"{keys.location}:{keys.queue}"))
-        return refs
+        return [QueueRef(self.api, k.project, f"{k.location}:{k.queue}") for k in self._store.queue_keys()]
 
     def resolve(self, project: str, queue: str) -> QueueRef:
         if ":" not in queue:
@@ -62,8 +57,7 @@ class PushQueues:
         out = []
         for ref in refs:
             name = self._name(ref)
-            keys = self._store.keys(name)
-            due, running = self._store._redis.zcard(keys.due), self._store._redis.zcard(keys.inflight)  # noqa: SLF001
+            due, running = self._store.counts(name)
             if skip_idle and not due and not running:
                 out.append(None)
                 continue

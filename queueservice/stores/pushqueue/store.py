@@ -175,8 +175,13 @@ class PushQueueStore:
     def keys(name: str) -> QueueKeys:
         return QueueKeys(*resources.split_name(name))
 
+    def _call(self, script: str, keys: QueueKeys, *args):
+        """Run a script of one queue (its keys, then the clock's) and answer its reply as it is."""
+        return self._scripts.run(script, keys.all() + [self.clock.key(keys.base)], list(args))
+
     def _run(self, script: str, keys: QueueKeys, *args):
-        reply = self._scripts.run(script, keys.all() + [self.clock.key(keys.base)], list(args))
+        """`_call`, raising the domain error a reply's code names."""
+        reply = self._call(script, keys, *args)
         if isinstance(reply, list) and reply and isinstance(reply[0], int) and reply[0] != Code.OK \
                 and Code(reply[0]) in _ERRORS:
             raise _ERRORS[Code(reply[0])]()
@@ -198,12 +203,11 @@ class PushQueueStore:
         another caller changed the queue meanwhile); a missing queue is created."""
         keys = self.keys(name)
         for _ in range(UPDATE_TRIES):
-            reply = self._scripts.run("get", keys.all() + [self.clock.key(keys.base)], [])
+            reply = self._call("get", keys)
             current = None if int(reply[0]) == Code.NOT_FOUND else StoredQueue.from_reply(reply)
             queue = change(current.queue if current else None)
             config = {k: v for k, v in queue.items() if k not in ("state", "purgeTime")}
-            reply = self._scripts.run("put", keys.all() + [self.clock.key(keys.base)],
-                                      [json.dumps(config), current.version if current else ""])
+            reply = self._call("put", keys, json.dumps(config), current.version if current else "")
             if int(reply[0]) == Code.CHANGED:
                 continue
             if int(reply[0]) != Code.OK:
@@ -270,9 +274,8 @@ class PushQueueStore:
         left): it goes, and its id stays taken like a deleted task's. False when the claim was lost
         (the task was deleted, or run again) and nothing was recorded."""
         outcome = "done" if retry_at_usec is None else "retry"
-        reply = self._scripts.run("finish", self.keys(queue_name).all() + [self.clock.key(self.keys(queue_name).base)],
-                                  [claim.task_id, claim.until_usec, -1 if status is None else status, outcome,
-                                   retry_at_usec or 0, self._tombstone_usec])
+        reply = self._call("finish", self.keys(queue_name), claim.task_id, claim.until_usec,
+                           -1 if status is None else status, outcome, retry_at_usec or 0, self._tombstone_usec)
         return int(reply[0]) == Code.OK
 
     def clear_tombstones(self, queue_name: str | None) -> int:
@@ -285,9 +288,22 @@ class PushQueueStore:
             self._redis.delete(key)
         return freed
 
+    def queue_keys(self) -> list:
+        """The keys of every queue, in name order."""
+        return [QueueKeys.from_entry(e) for e in self._redis.zrange(REGISTRY, 0, -1)]
+
     def queue_names(self) -> list:
         """Every queue's resource name, for the dispatcher."""
-        return [QueueKeys.from_entry(e).name for e in self._redis.zrange(REGISTRY, 0, -1)]
+        return [keys.name for keys in self.queue_keys()]
+
+    def counts(self, name: str) -> tuple:
+        """(tasks due, tasks being sent) of a queue, in one round trip."""
+        keys = self.keys(name)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zcard(keys.due)
+        pipe.zcard(keys.inflight)
+        due, running = pipe.execute()
+        return int(due), int(running)
 
     def delete(self, name: str) -> None:
         keys = self.keys(name)
@@ -305,7 +321,7 @@ class PushQueueStore:
         out = []
         for entry in entries:
             keys = QueueKeys.from_entry(entry)
-            reply = self._scripts.run("get", keys.all() + [self.clock.key(keys.base)], [])
+            reply = self._call("get", keys)
             if int(reply[0]) == Code.OK:
                 out.append(StoredQueue.from_reply(reply))
         return out
