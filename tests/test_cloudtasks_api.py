@@ -219,3 +219,26 @@ def test_push_queues_appear_in_the_admin_api_dashboard_and_metrics(client, serve
     assert "waiting" in page and "running" in page
     metrics = requests_lib.get(server.url + "/metrics", timeout=10).text
     assert 'queueservice_tasks{api="cloudtasks",project="demo",queue="us-central1:seen",state="due"} 1.0' in metrics
+
+
+def test_batch_create_and_delete_report_through_an_operation(client, server):
+    import requests as requests_lib
+
+    name = f"{PARENT}/queues/batched"
+    client.create_queue(parent=PARENT, queue={"name": name})
+    later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))
+    body = {"requests": [{"task": {"name": f"{name}/tasks/b1", "scheduleTime": later,
+                                   "httpRequest": {"url": "http://127.0.0.1:9/", "body": "aGk="}}},
+                         {"task": {"name": f"{name}/tasks/bad id", "httpRequest": {"url": "http://127.0.0.1:9/"}}}]}
+    op = requests_lib.post(f"{server.url}/v2/{name}/tasks:batchCreate", json=body, timeout=10).json()
+    assert op["done"] and op["metadata"]["state"] == "PARTIALLY_SUCCEEDED"
+    assert op["metadata"]["failedRequests"]["1"]["code"] == 3
+    (created,) = op["response"]["tasks"]
+    assert created["name"] == f"{name}/tasks/b1" and created["dispatchDeadline"] == "600s"
+    assert created["scheduleTime"] == later and created["httpRequest"]["body"] == "aGk="
+    assert op["metadata"]["startTime"].endswith("Z")
+    assert requests_lib.get(f"{server.url}/v2/{op['name']}", timeout=10).json() == op
+    gone = requests_lib.post(f"{server.url}/v2/{name}/tasks:batchDelete",
+                             json={"names": [f"{name}/tasks/b1", f"{name}/tasks/none"]}, timeout=10).json()
+    assert list(gone["metadata"]["failedRequests"]) == ["1"]
+    assert not list(client.list_tasks(parent=name))

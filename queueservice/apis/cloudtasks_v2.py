@@ -12,10 +12,12 @@ import json
 import re
 import secrets
 import threading
+from pathlib import Path
 
 from queueservice.dispatch.dispatcher import Dispatcher
 from queueservice.dispatch.oidc import Signer
 from queueservice.dispatch.requests_for import parse_service_urls
+from queueservice.engine.formats import format_datetime
 from queueservice.errors import ApiError, Code, InvalidArgument, NotFound, StartupError
 from queueservice.redis_helpers.clock import Clock
 from queueservice.stores.pushqueue import queues as resources
@@ -421,7 +423,8 @@ def _operation(backend, parent: str, kind: str, response: dict, failed: dict) ->
     operation = {"name": name, "done": True,
                  "metadata": {"@type": "type.googleapis.com/google.cloud.tasks.v2.OperationMetadata",
                               "state": "PARTIALLY_SUCCEEDED" if failed else "SUCCEEDED",
-                              "startTime": now, "endTime": now, "failedRequests": failed},
+                              "startTime": format_datetime(now), "endTime": format_datetime(now),
+                              "failedRequests": failed},
                  "response": {"@type": f"type.googleapis.com/google.cloud.tasks.v2.{kind}", **response}}
     backend.redis.set("ct:operation:" + name, json.dumps(operation, default=str), ex=OPERATION_TTL_SECS)
     return operation
@@ -447,21 +450,17 @@ def projects_locations_queues_tasks_batch_create(backend, parent, body):
 
 
 def _wire_tasks(tasks: list) -> list:
-    """Tasks inside an Operation's untyped response, written as the engine writes a Task."""
-    from queueservice.engine import formats
+    """Tasks inside an Operation's untyped response, written as the engine writes any Task."""
+    from queueservice.engine import wire
+    from queueservice.engine.discovery import load_document
 
-    def write(value, key=""):
-        if isinstance(value, dict):
-            return {k: write(v, k) for k, v in value.items()}
-        if isinstance(value, bytes):
-            return base64.b64encode(value).decode("ascii")
-        if isinstance(value, int) and key.endswith("Time"):
-            return formats.format_datetime(value)
-        if isinstance(value, int) and key == "dispatchDeadline":
-            return formats.format_duration(value)
-        return value
+    global _DOCUMENT
+    if _DOCUMENT is None:
+        _DOCUMENT = load_document(Path(__file__).with_suffix(".api"))
+    return [wire.shape(task, "Task", _DOCUMENT, int64_strings=INT64_AS_STRINGS) for task in tasks]
 
-    return [write(t) for t in tasks]
+
+_DOCUMENT = None
 
 
 def projects_locations_queues_tasks_batch_delete(backend, parent, body):
