@@ -149,6 +149,7 @@ class Settings:
     app_engine_url: str | None = None
     app_engine_service_urls: str | None = None
     queue_recreate_secs: int = 60
+    finished_task_secs: int = 3600
     oidc_issuer: str | None = None
     data_dir: Path = Path("queueservice-data")
     #: Set by the service itself: where its embedded store server listens (see embedded.py).
@@ -190,6 +191,7 @@ class Settings:
             app_engine_url=_url(env, "APP_ENGINE_URL"),
             app_engine_service_urls=env.get("APP_ENGINE_SERVICE_URLS") or None,
             queue_recreate_secs=_non_negative(env, "QUEUE_RECREATE_SECS", 60),
+            finished_task_secs=_non_negative(env, "FINISHED_TASK_SECS", 3600),
             oidc_issuer=_url(env, "OIDC_ISSUER"),
             data_dir=Path(env.get("DATA_DIR") or "queueservice-data"),
             embedded_url=env.get("QUEUESERVICE_EMBEDDED_URL") or None,

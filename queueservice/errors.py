@@ -132,6 +132,10 @@ class ResourceExhausted(ApiError):
     code = Code.RESOURCE_EXHAUSTED
 
 
+class DeadlineExceeded(ApiError):
+    code = Code.DEADLINE_EXCEEDED
+
+
 class Unavailable(ApiError):
     code = Code.UNAVAILABLE
 

@@ -211,14 +211,14 @@ def test_push_queues_appear_in_the_admin_api_dashboard_and_metrics(client, serve
     client.create_task(parent=name, task={"name": name + "/tasks/waiting", "http_request": {"url": "http://127.0.0.1:9/"}})
     listed = requests_lib.get(server.url + "/admin/v1/queues", timeout=10).json()["items"]
     (mine,) = [q for q in listed if q["api"] == "cloudtasks" and q["queue"] == "us-central1:seen"]
-    assert (mine["project"], mine["due"], mine["running"], mine["queueState"]) == ("demo", 1, 0, "PAUSED")
+    assert (mine["project"], mine["scheduled"], mine["running"], mine["queueState"]) == ("demo", 1, 0, "PAUSED")
     tasks = requests_lib.get(server.url + "/admin/v1/projects/demo/queues/us-central1:seen/tasks?api=cloudtasks",
                              timeout=10).json()
     assert [t["id"] for t in tasks["items"]] == ["waiting"]
     page = requests_lib.get(server.url + "/dashboard/q/demo/us-central1:seen?api=cloudtasks", timeout=10).text
     assert "waiting" in page and "running" in page
     metrics = requests_lib.get(server.url + "/metrics", timeout=10).text
-    assert 'queueservice_tasks{api="cloudtasks",project="demo",queue="us-central1:seen",state="due"} 1.0' in metrics
+    assert 'queueservice_tasks{api="cloudtasks",project="demo",queue="us-central1:seen",state="scheduled"} 1.0' in metrics
 
 
 def test_batch_create_and_delete_report_through_an_operation(client, server):

@@ -79,7 +79,6 @@ def test_an_http_task_arrives_once_with_googles_headers_and_is_gone(store, recei
     store.create_task(QUEUE, "first", {"httpRequest": {"url": receiver.url + "/hook?x=1", "httpMethod": "PUT",
                                                        "headers": {"X-Mine": "1", "User-Agent": "mine"},
                                                        "body": b64(b"payload")}})
-    dispatcher.nudge()
     ((method, path, headers, body),) = receiver.wait_for(1)
     assert (method, path, body) == ("PUT", "/hook", b"payload")
     assert headers["X-Cloudtasks-Queuename"] == "push" and headers["X-Cloudtasks-Taskname"] == "first"
@@ -96,7 +95,6 @@ def test_an_http_task_arrives_once_with_googles_headers_and_is_gone(store, recei
 def test_http_retries_count_as_google_recorded_503_404_200(store, receiver, dispatcher):
     receiver.statuses = [503, 404, 200]
     store.create_task(QUEUE, "r", {"httpRequest": {"url": receiver.url + "/r"}})
-    dispatcher.nudge()
     sent = receiver.wait_for(3)
     counts = [(h["X-Cloudtasks-Taskretrycount"], h["X-Cloudtasks-Taskexecutioncount"],
                h.get("X-Cloudtasks-Taskpreviousresponse"), h.get("X-Cloudtasks-Taskretryreason")) for _, _, h, _ in sent]
@@ -109,7 +107,6 @@ def test_app_engine_retries_count_every_answer_and_say_app_error(store, receiver
                                                              "appEngineRouting": {"service": "worker"},
                                                              "headers": {"User-Agent": "mine"},
                                                              "body": b64(b"\x80\x04pickle")}})
-    dispatcher.nudge()
     sent = receiver.wait_for(3)
     assert [p for _, p, _, _ in sent] == ["/_ah/queue/deferred"] * 3
     first = sent[0][2]
@@ -124,7 +121,6 @@ def test_a_task_stops_after_max_attempts(store, receiver, dispatcher):
     receiver.statuses = [500] * 10
     store.create_task(QUEUE, "doomed", {"httpRequest": {"url": receiver.url + "/d"},
                                         "retryConfig": {"maxAttempts": 3, "minBackoff": "0.05s", "maxBackoff": "0.1s"}})
-    dispatcher.nudge()
     receiver.wait_for(3)
     time.sleep(0.5)
     assert len(receiver.requests) == 3
@@ -157,7 +153,6 @@ def test_the_queues_http_target_overrides_the_url_method_and_headers(store, rece
                            "httpMethod": "PATCH", "headerOverrides": [{"header": {"key": "X-Env", "value": "local"}}]}
     store.create(queue)
     store.create_task(name, "o", {"httpRequest": {"url": "https://example.invalid/original", "httpMethod": "POST"}})
-    dispatcher.nudge()
     sent = [r for r in receiver.wait_for(1) if r[1] == "/over"]
     assert sent and sent[0][0] == "PATCH" and sent[0][2]["X-Env"] == "local"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from queueservice.errors import InvalidArgument
+from queueservice.stores.pushqueue.keys import WAKE_CHANNEL
 from queueservice.stores.pushqueue.queues import default_queue, updated
 from queueservice.stores.pushqueue.store import (
     PushQueueStore,
@@ -213,9 +214,58 @@ def test_a_due_task_is_claimed_once_and_a_later_one_reports_when_it_is_due(store
     store.create_task(queue, "later", HTTP, due_usec=now + 3_600_000_000)
     first = store.claim(queue, 10)
     assert [c.task_id for c in first.claims] == ["now"]
-    assert first.next_due_usec == now + 3_600_000_000
+    # The claim running out (deadline 600 s + grace) comes before the later task.
+    assert first.next_usec == first.claims[0].until_usec < now + 3_600_000_000
     assert first.claims[0].attempts.dispatches == 1
     assert store.claim(queue, 10).claims == []
+    assert store.finish(queue, first.claims[0], 200, None)
+    assert store.claim(queue, 10).next_usec == now + 3_600_000_000
+
+
+def test_claim_says_when_to_look_again_when_tokens_slots_or_state_hold_tasks_back(store):
+    clock = movable_clock(store)
+    name = "projects/p/locations/l/queues/held"
+    store.create(limited(name, rate=2.0, burst=2, concurrent=3))
+    for n in range(5):
+        store.create_task(name, f"t{n}", HTTP)
+    first = store.claim(name, 10)   # the burst: 2 tokens
+    assert len(first.claims) == 2
+    # Out of tokens: one comes back after half a second at 2/s.
+    assert 0 < first.next_usec - first.now_usec <= 500_000
+    clock.advance(1_000_000)
+    second = store.claim(name, 10)
+    assert len(second.claims) == 1     # the third slot of maxConcurrentDispatches
+    # Full: only a freed slot (a wake message) or a claim running out helps.
+    assert second.next_usec == min(c.until_usec for c in first.claims + second.claims)
+    store.pause(name)
+    store.finish(name, second.claims[0], 200, None)
+    clock.advance(1_000_000)
+    paused = store.claim(name, 10)
+    assert paused.claims == [] and paused.next_usec == min(c.until_usec for c in first.claims)
+    clock.reset()
+
+
+def test_what_wakes_the_dispatchers(store, queue):
+    if store.clock.cluster:
+        pytest.skip("pub/sub is tested on one node")
+    listener = store._redis.pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(WAKE_CHANNEL)
+    try:
+        entry = queue.split("/", 1)[1].replace("/locations/", "/").replace("/queues/", "/")
+        due = store.create_task(queue, "a", HTTP, due_usec=store.clock.now_usec() + 5_000_000).due_usec
+        store.pause(queue)
+        store.resume(queue)
+        messages = []
+        for _ in range(50):
+            message = listener.get_message(timeout=0.1)
+            if message:
+                messages.append(message["data"].decode())
+            if len(messages) == 2:
+                break
+        assert messages[0] == f"{entry} {due}"
+        assert messages[1].startswith(entry + " ") and len(messages) == 2   # the resume; not the pause
+    finally:
+        listener.close()
 
 
 def test_a_paused_queue_gives_nothing_but_run_task_sends_at_once(store, queue):

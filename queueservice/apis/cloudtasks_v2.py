@@ -11,7 +11,6 @@ import base64
 import json
 import re
 import secrets
-import threading
 from pathlib import Path
 
 from queueservice.dispatch.dispatcher import Dispatcher
@@ -50,7 +49,8 @@ class Backend:
         clock = services.get("clock", lambda s: Clock(s.redis))
         self.redis = services.redis
         self.store = PushQueueStore(services.redis, recreate_window_secs=settings.queue_recreate_secs,
-                                    tombstone_secs=settings.task_tombstone_secs, clock=clock)
+                                    tombstone_secs=settings.task_tombstone_secs, clock=clock,
+                                    finished_secs=settings.finished_task_secs)
         try:
             urls = parse_service_urls(settings.app_engine_service_urls)
         except ValueError as exc:
@@ -263,9 +263,7 @@ def _create_task(backend: Backend, parent: str, task: dict) -> dict:
     stored = {**_stored_target(task)}
     if task.get("retryConfig"):
         stored["retryConfig"] = task["retryConfig"]
-    created = backend.store.create_task(parent, task_id, stored, due, _deadline(task))
-    backend.dispatcher.nudge()
-    return created
+    return backend.store.create_task(parent, task_id, stored, due, _deadline(task))  # wakes the dispatchers
 
 
 # --- locations and CMEK ------------------------------------------------------------------------
@@ -351,9 +349,7 @@ def projects_locations_queues_pause(backend, name, body):
 
 def projects_locations_queues_resume(backend, name, body):
     _queue(backend, name)
-    resumed = backend.store.resume(name).resource()
-    backend.dispatcher.nudge()
-    return resumed
+    return backend.store.resume(name).resource()  # wakes the dispatchers
 
 
 def projects_locations_queues_purge(backend, name, body):
@@ -410,9 +406,8 @@ def projects_locations_queues_tasks_run(backend, name, body):
     """Sends now, even on a paused queue or past its rate limits; answers the task as claimed."""
     queue, task_id = _split_task_name(name)
     claimed = backend.store.run_task(queue, task_id)
-    (claim,) = claimed.claims
     stored = backend.store.get_task(queue, task_id)  # read before sending: a success deletes it
-    threading.Thread(target=backend.dispatcher.send_now, args=(queue, claim), daemon=True).start()
+    backend.dispatcher.send_soon(queue, claimed)
     return task_resource(stored, body.get("responseView"))
 
 

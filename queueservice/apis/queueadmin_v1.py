@@ -1,5 +1,6 @@
 """The admin API of this server (JSON): the operator operations over HTTP. Queues of every kind
-with their counts, tasks by state, dead letters, history, purge, release, tombstones.
+with their counts, tasks by state, dead letters, history, purge, release, pause and resume, run
+now, tombstones; and test controls: the clock, waiting until a queue is idle, a reset of everything.
 
 The dashboard calls the same operations (`queueservice.operator.operations`); the module hands
 the engine the dashboard's pages and the queue metrics of the operator layer.
@@ -93,3 +94,23 @@ def clock_advance(ops, seconds):
 def clock_reset(ops):
     ops.clock.reset()
     return ops.clock_state()
+
+
+def queues_pause(ops, project, queue, api):
+    return {"message": ops.act_on_queue(project, queue, "pause", api), "queue": ops.queue(project, queue, api)}
+
+
+def queues_resume(ops, project, queue, api):
+    return {"message": ops.act_on_queue(project, queue, "resume", api), "queue": ops.queue(project, queue, api)}
+
+
+def queues_wait_idle(ops, project, queue, api, timeout_seconds, within_seconds):
+    return ops.wait_idle(project, queue, timeout_seconds, within_seconds, api)
+
+
+def tasks_run(ops, project, queue, task, api):
+    ops.act(project, queue, "run", task, api)
+
+
+def reset_all(ops):
+    return ops.reset()

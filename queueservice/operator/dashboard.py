@@ -15,6 +15,9 @@ from queueservice.operator import presentation
 PAGE_SIZE = 50
 QUEUES_PAGE_SIZE = 100
 REQUEUE_STEP = 5000
+#: Pages of a queue and of a task, by the kind of queue (pull queues: the others).
+PAGES = {"cloudtasks": ("push_queue.html", "push_task.html")}
+DEFAULT_PAGES = ("queue.html", "task.html")
 
 
 def redirect_target(target: str | None) -> str | None:
@@ -105,17 +108,20 @@ def blueprint(ops) -> Blueprint:
             return url_for(".queue_page", project=ref.project, queue=ref.queue,
                            **{k: v for k, v in args.items() if v not in ("", None, 0) or k == "state"})
 
-        return render_template("queue.html", keys=ref, stats=ops.queue(ref.project, ref.queue, ref.api), rows=rows,
+        template = PAGES.get(kind.api, DEFAULT_PAGES)[0]
+        return render_template(template, keys=ref, stats=ops.queue(ref.project, ref.queue, ref.api), rows=rows,
                                state=state, tag=tag or "", offset=offset, page_size=PAGE_SIZE,
-                               total=page.get("total"), now=page["now"], states=kind.states, link=link)
+                               total=page.get("total"), now=page["now"], states=kind.states, link=link,
+                               queue_actions=kind.queue_actions)
 
     @pages.route("/q/<project>/<queue>/t/<task>")
     def task_page(project, queue, task):
-        _, ref = ops.ref(project, queue, api_of())
+        queue_kind, ref = ops.ref(project, queue, api_of())
         found = ops.task(ref.project, ref.queue, task, ref.api)
         payload = base64.b64decode(found.get("payloadBase64", ""))
         kind, text = presentation.preview(payload)
-        return render_template("task.html", keys=ref, task=found, state=found["state"], kind=kind, preview=text,
+        template = PAGES.get(queue_kind.api, DEFAULT_PAGES)[1]
+        return render_template(template, keys=ref, task=found, state=found["state"], kind=kind, preview=text,
                                payload_size=len(payload), events=found["history"], now=found["now"],
                                tag=found.get("tag", ""))
 
@@ -142,6 +148,13 @@ def blueprint(ops) -> Blueprint:
             ops.act(ref.project, ref.queue, action, task, ref.api)
             return kind.task_actions[action].format(task)
         return act(project, queue, run)
+
+    @pages.post("/q/<project>/<queue>/do/<action>")
+    def queue_action(project, queue, action):
+        kind, _ = ops.ref(project, queue, api_of())
+        if action not in kind.queue_actions:
+            abort(404)
+        return act(project, queue, lambda ref: ops.act_on_queue(ref.project, ref.queue, action, ref.api))
 
     @pages.post("/q/<project>/<queue>/requeue-dead")
     def requeue_dead(project, queue):

@@ -29,6 +29,8 @@ class QueueKind(Protocol):
     states: tuple
     #: Actions on one task: name -> the outcome's message, with {} for the task's name.
     task_actions: dict
+    #: Actions on a whole queue besides purge (pause, resume): name -> the outcome's message.
+    queue_actions: dict
 
     def queues(self) -> list: ...                     # every QueueRef known, sorted
     def resolve(self, project: str, queue: str) -> QueueRef: ...   # checks names; NotFound if absent
@@ -37,6 +39,9 @@ class QueueKind(Protocol):
     def task(self, ref: QueueRef, name: str) -> dict: ...            # with payload and history
     def history(self, ref: QueueRef, task: str | None, limit: int) -> list: ...
     def act(self, ref: QueueRef, action: str, name: str) -> dict | None: ...
+    def act_on_queue(self, ref: QueueRef, action: str) -> None: ...
+    def pending(self, ref: QueueRef, within_usec: int) -> int: ...   # tasks that keep it from idle
+    def reset(self) -> int: ...                       # forget every queue and task; queues there were
     def purge_step(self, ref: QueueRef, limit: int) -> dict: ...     # {"deleted", "remaining"}
     def requeue_dead(self, ref: QueueRef, limit: int) -> dict: ...   # {"requeued", "remaining"}
     def clear_tombstones(self, ref: QueueRef | None) -> int: ...

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from queueservice.errors import NotFound
+import time
+
+from queueservice.errors import DeadlineExceeded, NotFound
+
+#: How often wait_idle looks again.
+IDLE_POLL_SECS = 0.02
 
 
 class Operations:
@@ -64,6 +69,36 @@ class Operations:
         if action not in kind.task_actions:
             raise NotFound(f"No action {action} on tasks of {api}")
         return kind.act(ref, action, name)
+
+    def act_on_queue(self, project, queue, action, api="taskqueue") -> str:
+        """Pause or resume a queue; the outcome's message."""
+        kind, ref = self.ref(project, queue, api)
+        if action not in kind.queue_actions:
+            raise NotFound(f"No action {action} on queues of {api}")
+        kind.act_on_queue(ref, action)
+        return kind.queue_actions[action]
+
+    def wait_idle(self, project, queue, timeout_secs: float, within_secs: float, api="taskqueue") -> dict:
+        """Block until no task of the queue is due within `within_secs` or being worked on (pull
+        queues: none available or leased); DeadlineExceeded after `timeout_secs`."""
+        kind, ref = self.ref(project, queue, api)
+        started = time.monotonic()
+        while True:
+            pending = kind.pending(ref, int(within_secs * 1e6))
+            waited = time.monotonic() - started
+            if not pending:
+                return {"idle": True, "waitedSeconds": round(waited, 3)}
+            if waited >= timeout_secs:
+                raise DeadlineExceeded(f"The queue still had {pending} tasks due or in progress after "
+                                       f"{timeout_secs:g} s")
+            time.sleep(IDLE_POLL_SECS)
+
+    def reset(self) -> dict:
+        """Forget every queue, task and tombstone of every kind, and set the clock back (tests)."""
+        queues = sum(kind.reset() for kind in self._kinds())
+        if self.clock is not None:
+            self.clock.reset()
+        return {"queues": queues}
 
     def purge_step(self, project, queue, limit, api="taskqueue") -> dict:
         kind, ref = self.ref(project, queue, api)

@@ -12,6 +12,8 @@ from queueservice.errors import FailedPrecondition
 
 #: The clock key of a standalone Redis: the offset in µs (absent: 0).
 CLOCK_KEY = "qs:clock"
+#: Pub/sub channel told the new offset whenever the clock moves, so sleepers wake to what came due.
+CLOCK_CHANNEL = "qs:clock:moved"
 
 
 class Clock:
@@ -34,12 +36,15 @@ class Clock:
         """Move the clock forward by `usec` (≥ 0); returns the new offset. Not on a cluster."""
         if self.cluster:
             raise FailedPrecondition("The clock can be moved only on a standalone Redis, not a Redis Cluster")
-        return int(self._redis.incrby(CLOCK_KEY, usec))
+        offset = int(self._redis.incrby(CLOCK_KEY, usec))
+        self._redis.publish(CLOCK_CHANNEL, offset)
+        return offset
 
     def reset(self) -> None:
         """Back to Redis TIME. Times already stored (leases, schedules) stay as they were."""
         if not self.cluster:
             self._redis.delete(CLOCK_KEY)
+            self._redis.publish(CLOCK_CHANNEL, 0)
 
     def now_usec(self) -> int:
         """TIME and the offset, read in one round trip."""

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 #: Set of "<project>/<queue>" for every queue that ever held a task (for listings).
 REGISTRY = "qs:queues"
+#: SCAN pattern matching every key of every queue (not the registry, nor the clock).
+EVERY_QUEUE_KEY = "qs:{*"
 #: SCAN pattern matching the tombstones key of every queue.
 TOMBSTONES_PATTERN = "qs:{*}:tombstones"
 

@@ -34,6 +34,7 @@ class PullQueues:
 
     api = "taskqueue"
     states = STATES
+    queue_actions: dict = {}
     task_actions = {"delete": "Deleted task {}.", "release": "Released the lease on task {}.",
                     "requeue": "Requeued task {}."}
 
@@ -119,6 +120,18 @@ class PullQueues:
     def requeue_dead(self, ref: QueueRef, limit: int) -> dict:
         requeued, remaining = self._store.requeue_dead(self._keys(ref), limit)
         return {"requeued": requeued, "remaining": remaining}
+
+    def act_on_queue(self, ref: QueueRef, action: str) -> None:
+        raise InvalidArgument(f"No queue action {action} on a pull queue")
+
+    def pending(self, ref: QueueRef, within_usec: int) -> int:
+        """Tasks a lease would hand out now, or leased: what keeps the queue from idle (the
+        consumers' work is done when none is left)."""
+        (stats,) = self._store.summaries([self._keys(ref)])
+        return stats.available + stats.leased
+
+    def reset(self) -> int:
+        return self._store.reset()
 
     def clear_tombstones(self, ref: QueueRef | None) -> int:
         if ref is None:

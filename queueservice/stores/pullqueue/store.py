@@ -25,7 +25,7 @@ from queueservice.stores.pullqueue.errors import (
     TaskNameTombstoned,
     TaskNotFound,
 )
-from queueservice.stores.pullqueue.keys import REGISTRY, TOMBSTONES_PATTERN, QueueKeys, parse_registry_entry, registry_entry
+from queueservice.stores.pullqueue.keys import EVERY_QUEUE_KEY, REGISTRY, TOMBSTONES_PATTERN, QueueKeys, parse_registry_entry, registry_entry
 
 LUA_DIR = Path(__file__).with_name("lua")
 STATES = ("all", "available", "leased", "delayed", "dead")
@@ -338,6 +338,17 @@ class TaskStore:
                         break
             cursor = "(" + batch[-1][0].decode()
         return events
+
+    def reset(self) -> int:
+        """Forget every queue, task, tombstone and history of this store (a reset for tests); the
+        number of queues there were."""
+        queues = self.queue_count()
+        pipe = self._redis.pipeline(transaction=False)
+        for key in self._redis.scan_iter(match=EVERY_QUEUE_KEY, count=1000):
+            pipe.delete(key)
+        pipe.delete(REGISTRY)
+        pipe.execute()
+        return queues
 
     def now_usec(self) -> int:
         """The store's clock (Redis TIME plus the clock's offset), in µs."""

@@ -10,6 +10,11 @@ from dataclasses import dataclass
 
 #: Sorted set (all scores 0, so ordered by member) of "<project>/<location>/<queue>": listings.
 REGISTRY = "ct:queues"
+#: SCAN pattern matching every key of every queue (not the registry, nor the OIDC key).
+EVERY_QUEUE_KEY = "ct:{*"
+#: Pub/sub channel: "<project>/<location>/<queue> <due_usec>" when a task may have become due
+#: sooner than dispatchers knew (created, resumed, changed, a slot freed). lua/_lib.lua publishes it.
+WAKE_CHANNEL = "ct:wake"
 
 
 @dataclass(frozen=True)
@@ -68,10 +73,37 @@ class QueueKeys:
         """Hash of the queue's token bucket: tokens, at_usec."""
         return self.base + "bucket"
 
+    @property
+    def retrying(self) -> str:
+        """Set: ids of due tasks that were sent before (waiting for a retry)."""
+        return self.base + "retrying"
+
+    @property
+    def log(self) -> str:
+        """Hash: task id -> its last attempts, "dispatch_usec,response_usec,status;..." (status -1: none)."""
+        return self.base + "log"
+
+    @property
+    def finished(self) -> str:
+        """Sorted set: id of a task that succeeded or was dropped -> when (µs), kept for a while."""
+        return self.base + "finished"
+
+    @property
+    def finished_tasks(self) -> str:
+        """Hash: id of a finished task -> {task, attempts, log, created, finished, outcome} as JSON."""
+        return self.base + "finished_tasks"
+
+    @property
+    def stats(self) -> str:
+        """Hash of counters since the queue was made: dispatches by answer class (d2xx ... dnone),
+        retries, succeeded, dropped, and the dispatch latency histogram (l<bucket>, lsum µs)."""
+        return self.base + "stats"
+
     def all(self) -> list:
         """Every key of the queue, in the order the Lua scripts expect as KEYS."""
         return [self.queue_hash, self.gone, self.tasks, self.due, self.created, self.tombstones,
-                self.attempts, self.inflight, self.bucket]
+                self.attempts, self.inflight, self.bucket, self.retrying, self.log, self.finished,
+                self.finished_tasks, self.stats]
 
     @property
     def entry(self) -> str:

@@ -1,11 +1,14 @@
 """Cloud Tasks queues and tasks in Redis: domain verbs, each one atomic Lua script and one round trip.
 
 Queues are kept as the API's JSON shape with the engine's typed values (see queues.py); every time
-comes from the shared clock (Redis TIME plus the test offset). Dispatch comes next.
+comes from the shared clock (Redis TIME plus the test offset). Besides the live tasks, a queue keeps
+its finished tasks (succeeded, or dropped after their last attempt) for a while, each task's last
+attempts, and counters of its dispatches, for the operator tools.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import secrets
 from dataclasses import dataclass
@@ -13,14 +16,18 @@ from enum import IntEnum
 from pathlib import Path
 
 from queueservice.errors import Conflict, FailedPrecondition, NotFound
-from queueservice.redis_helpers.clock import Clock
+from queueservice.redis_helpers.clock import CLOCK_CHANNEL, Clock
 from queueservice.redis_helpers.scripts import Scripts
 from queueservice.stores.pushqueue import queues as resources
-from queueservice.stores.pushqueue.keys import REGISTRY, QueueKeys
+from queueservice.stores.pushqueue.keys import EVERY_QUEUE_KEY, REGISTRY, WAKE_CHANNEL, QueueKeys
 
 LUA_DIR = Path(__file__).with_name("lua")
 #: Attempts at an update whose queue another caller changed meanwhile.
 UPDATE_TRIES = 5
+#: Upper bounds (s) of the dispatch latency histogram's buckets; one more bucket holds the rest.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
+#: Finished tasks a queue keeps at most (the newest), whatever their age.
+FINISHED_KEPT = 1000
 
 
 class Code(IntEnum):
@@ -107,6 +114,46 @@ class StoredTask:
         return cls(json.loads(json_text), Attempts.unpack(attempts), int(float(due)), int(float(created)))
 
 
+def parse_log(packed) -> list:
+    """A task's attempt log: [(dispatch_usec, response_usec, status or None)], oldest first."""
+    text = packed.decode() if isinstance(packed, bytes) else (packed or "")
+    out = []
+    for entry in filter(None, text.split(";")):
+        dispatch, response, status = (int(float(x)) for x in entry.split(","))
+        out.append((dispatch, response, None if status < 0 else status))
+    return out
+
+
+@dataclass(frozen=True)
+class FinishedTask:
+    """A task that succeeded (`outcome` "succeeded") or was dropped after its last attempt
+    ("dropped"), as it was then, with its attempts."""
+
+    task: dict
+    attempts: Attempts
+    log: list
+    created_usec: int
+    finished_usec: int
+    outcome: str
+
+    @classmethod
+    def from_json(cls, text) -> "FinishedTask":
+        record = json.loads(text)
+        return cls(record["task"], Attempts.unpack(record["attempts"]), parse_log(record["log"]),
+                   int(record["created"]), int(record["finished"]), record["outcome"])
+
+
+@dataclass(frozen=True)
+class Counts:
+    """A queue's tasks by state: waiting for their first attempt, waiting for a retry, being sent,
+    and finished lately (kept for the operator tools)."""
+
+    scheduled: int
+    retrying: int
+    running: int
+    finished: int
+
+
 @dataclass(frozen=True)
 class Claim:
     """A task claimed for one attempt: the sender holds it until `until_usec`."""
@@ -119,20 +166,22 @@ class Claim:
 
 @dataclass(frozen=True)
 class Claimed:
-    """What one claim call gave: the tasks to send now, the store's time, when the next task of the
-    queue is due (µs; None: none is)."""
+    """What one claim call gave: the tasks to send now, the store's time, when claiming again may
+    give more (µs; None: not before a wake message on keys.WAKE_CHANNEL), and the queue's
+    configuration as the claims were made (its targets' overrides, its retry settings)."""
 
     claims: list
     now_usec: int
-    next_due_usec: int | None
+    next_usec: int | None
+    queue: dict
 
     @classmethod
     def from_reply(cls, reply) -> "Claimed":
-        _, now, next_due, *entries = reply
+        _, now, next_due, config, *entries = reply
         claims = [Claim(tid.decode(), json.loads(body), Attempts.unpack(att), int(float(until)))
                   for tid, body, att, until in entries]
         next_due = int(float(next_due))
-        return cls(claims, int(float(now)), None if next_due < 0 else next_due)
+        return cls(claims, int(float(now)), None if next_due < 0 else next_due, json.loads(config))
 
 
 @dataclass(frozen=True)
@@ -162,10 +211,12 @@ class PushQueueStore:
     QueueRecentlyDeleted; Redis connection errors propagate (the engine answers 503)."""
 
     def __init__(self, client, recreate_window_secs: int = 60, tombstone_secs: int = 3600,
-                 clock: Clock | None = None):
+                 clock: Clock | None = None, finished_secs: int = 3600):
         """`recreate_window_secs`: how long a deleted queue's name cannot be created again;
-        `tombstone_secs`: how long a deleted task's id cannot be used again (0: not at all)."""
+        `tombstone_secs`: how long a deleted task's id cannot be used again (0: not at all);
+        `finished_secs`: how long a finished task stays visible to the operator tools (0: not kept)."""
         self._redis = client
+        self._finished_usec = max(0, finished_secs) * 1_000_000
         self._scripts = Scripts(client, LUA_DIR)
         self._window_ms = max(0, recreate_window_secs) * 1000
         self._tombstone_usec = max(0, tombstone_secs) * 1_000_000
@@ -268,15 +319,47 @@ class PushQueueStore:
         """Claim one task now, whatever its queue's state and rate limits (RunTask)."""
         return Claimed.from_reply(self._run("run_task", self.keys(queue_name), task_id, grace_usec))
 
-    def finish(self, queue_name: str, claim: Claim, status: int | None, retry_at_usec: int | None) -> bool:
+    def finish(self, queue_name: str, claim: Claim, status: int | None, retry_at_usec: int | None,
+               latency_secs: float = 0.0) -> bool:
         """Record an attempt's outcome: `status` the answer's HTTP status (None: no answer);
         `retry_at_usec` when to try again, or None when the task is done (success, or no retries
-        left): it goes, and its id stays taken like a deleted task's. False when the claim was lost
-        (the task was deleted, or run again) and nothing was recorded."""
+        left): it goes (kept among the finished tasks), and its id stays taken like a deleted task's.
+        `latency_secs`: how long the attempt took. The dispatch is counted in any case; False when
+        the claim was lost (the task was deleted, or run again) and nothing else was recorded."""
         outcome = "done" if retry_at_usec is None else "retry"
+        bucket = bisect.bisect_left(LATENCY_BUCKETS, latency_secs)
         reply = self._call("finish", self.keys(queue_name), claim.task_id, claim.until_usec,
-                           -1 if status is None else status, outcome, retry_at_usec or 0, self._tombstone_usec)
+                           -1 if status is None else status, outcome, retry_at_usec or 0, self._tombstone_usec,
+                           int(latency_secs * 1e6), bucket, self._finished_usec, FINISHED_KEPT)
         return int(reply[0]) == Code.OK
+
+    def finished_tasks(self, queue_name: str, offset: int = 0, limit: int = 100) -> tuple:
+        """([FinishedTask] newest first, how many are kept) of the last `finished_secs`."""
+        keys = self.keys(queue_name)
+        since = self.clock.now_usec() - self._finished_usec
+        ids = self._redis.zrevrangebyscore(keys.finished, "+inf", since, start=offset, num=limit)
+        total = int(self._redis.zcount(keys.finished, since, "+inf"))
+        records = self._redis.hmget(keys.finished_tasks, ids) if ids else []
+        return [FinishedTask.from_json(r) for r in records if r], total
+
+    def finished_task(self, queue_name: str, task_id: str) -> FinishedTask | None:
+        """A task finished within the last `finished_secs`, or None."""
+        keys = self.keys(queue_name)
+        score = self._redis.zscore(keys.finished, task_id)
+        if score is None or score < self.clock.now_usec() - self._finished_usec:
+            return None
+        record = self._redis.hget(keys.finished_tasks, task_id)
+        return FinishedTask.from_json(record) if record else None
+
+    def attempt_log(self, queue_name: str, task_id: str) -> list:
+        """A live task's last attempts: [(dispatch_usec, response_usec, status or None)]."""
+        return parse_log(self._redis.hget(self.keys(queue_name).log, task_id))
+
+    def stats(self, queue_name: str) -> dict:
+        """The queue's counters since it was made: {"d2xx": n, ..., "retries", "succeeded",
+        "dropped", "lsum" (µs), "l<bucket index>"} (absent: 0)."""
+        raw = self._redis.hgetall(self.keys(queue_name).stats)
+        return {k.decode() if isinstance(k, bytes) else k: int(v) for k, v in raw.items()}
 
     def clear_tombstones(self, queue_name: str | None) -> int:
         """Free the ids of tasks deleted or done recently, of one queue or of all (a reset for tests)."""
@@ -296,14 +379,52 @@ class PushQueueStore:
         """Every queue's resource name, for the dispatcher."""
         return [keys.name for keys in self.queue_keys()]
 
-    def counts(self, name: str) -> tuple:
-        """(tasks due, tasks being sent) of a queue, in one round trip."""
+    def counts(self, name: str) -> Counts:
+        """A queue's tasks by state, in one round trip."""
         keys = self.keys(name)
         pipe = self._redis.pipeline(transaction=False)
         pipe.zcard(keys.due)
+        pipe.scard(keys.retrying)
         pipe.zcard(keys.inflight)
-        due, running = pipe.execute()
-        return int(due), int(running)
+        pipe.zcount(keys.finished, self.clock.now_usec() - self._finished_usec, "+inf")
+        due, retrying, running, finished = (int(n) for n in pipe.execute())
+        return Counts(due - retrying, retrying, running, finished)
+
+    def wakes(self):
+        """A pub/sub connection that hears when tasks may come due sooner than a dispatcher knew:
+        `wake_of(message)` reads each."""
+        listener = self._redis.pubsub(ignore_subscribe_messages=True)
+        listener.subscribe(WAKE_CHANNEL, CLOCK_CHANNEL)
+        return listener
+
+    @staticmethod
+    def wake_of(message) -> tuple:
+        """(queue name, due µs) of a wake message; (None, 0) when the clock moved (every queue)."""
+        channel = message["channel"].decode() if isinstance(message["channel"], bytes) else message["channel"]
+        data = message["data"].decode() if isinstance(message["data"], bytes) else str(message["data"])
+        if channel != WAKE_CHANNEL:
+            return None, 0
+        entry, _, due = data.rpartition(" ")
+        return QueueKeys.from_entry(entry).name, int(due)
+
+    def pending(self, name: str, within_usec: int) -> int:
+        """Tasks due within `within_usec` from now, or being sent (what keeps a queue from idle)."""
+        keys = self.keys(name)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zcount(keys.due, "-inf", self.clock.now_usec() + within_usec)
+        pipe.zcard(keys.inflight)
+        return sum(int(n) for n in pipe.execute())
+
+    def reset(self) -> int:
+        """Forget every queue, task, tombstone and deleted name of this store (a reset for tests);
+        the number of queues there were."""
+        queues = len(self.queue_keys())
+        pipe = self._redis.pipeline(transaction=False)
+        for key in self._redis.scan_iter(match=EVERY_QUEUE_KEY, count=1000):
+            pipe.delete(key)
+        pipe.delete(REGISTRY)
+        pipe.execute()
+        return queues
 
     def delete(self, name: str) -> None:
         keys = self.keys(name)

@@ -12,12 +12,20 @@
 --                         last_response,last_status,deadline,answers_below_500" (µs; status -1: none)
 --   KEYS[8] inflight zset task id -> when its claim runs out (µs)
 --   KEYS[9] bucket hash   the queue's token bucket: tokens, at_usec
+--   KEYS[10] retrying set ids of due tasks that were sent before
+--   KEYS[11] log hash     task id -> its last attempts, "dispatch,response,status;..." (µs)
+--   KEYS[12] finished zset id of a task that succeeded or was dropped -> when (µs)
+--   KEYS[13] finished_tasks hash  id -> {task, attempts, log, created, finished, outcome} as JSON
+--   KEYS[14] stats hash   counters: d2xx..dnone, retries, succeeded, dropped, l<bucket>, lsum
 -- and, last of all KEYS, the clock key (an offset in µs added to Redis TIME; redis_helpers/clock.py).
 -- Units: every time is in microseconds since the Unix epoch.
 -- Numbers are formatted with %.0f: Lua's tostring would write 1.7e+15.
 
 local K_QUEUE, K_GONE, K_TASKS, K_DUE, K_CREATED, K_TOMBSTONES = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local K_ATTEMPTS, K_INFLIGHT, K_BUCKET = KEYS[7], KEYS[8], KEYS[9]
+local K_RETRYING, K_LOG, K_FINISHED, K_FINISHED_TASKS, K_STATS = KEYS[10], KEYS[11], KEYS[12], KEYS[13], KEYS[14]
+-- How many attempts a task's log keeps (the latest).
+local LOG_KEPT = 20
 -- now_usec() and fmt() come from redis_helpers/lua/_clock.lua.
 
 -- {0, config, state, purge_usec, version} of an existing queue.
@@ -26,10 +34,28 @@ local function queue_reply()
   return {0, q[1], q[2], q[3] or '0', q[4]}
 end
 
--- Remove a task from every index (not its tombstone).
+-- A task's attempt log with one more attempt, keeping the last LOG_KEPT. (Not JSON: cjson would
+-- write a time in µs as 1.7e+15.)
+local function append_log(log, dispatch, response, status)
+  local entry = fmt(dispatch) .. ',' .. fmt(response) .. ',' .. fmt(status)
+  if not log or log == '' then return entry end
+  log = log .. ';' .. entry
+  local _, count = string.gsub(log, ';', '')
+  if count >= LOG_KEPT then log = string.sub(log, string.find(log, ';', 1, true) + 1) end
+  return log
+end
+
+-- Tell every dispatcher (keys.WAKE_CHANNEL) that a task of this queue may be due at `due` µs.
+local function wake(due)
+  redis.call('PUBLISH', 'ct:wake', string.match(K_QUEUE, '{(.*)}') .. ' ' .. fmt(due))
+end
+
+-- Remove a task from every index (not its tombstone, nor its finished record).
 local function drop_task(id)
   redis.call('HDEL', K_TASKS, id)
   redis.call('HDEL', K_ATTEMPTS, id)
+  redis.call('HDEL', K_LOG, id)
+  redis.call('SREM', K_RETRYING, id)
   redis.call('ZREM', K_DUE, id)
   redis.call('ZREM', K_CREATED, id)
   redis.call('ZREM', K_INFLIGHT, id)
@@ -70,6 +96,7 @@ local function start_attempt(id, now, grace)
   redis.call('HSET', K_ATTEMPTS, id, packed)
   local until_usec = now + a.deadline + grace
   redis.call('ZREM', K_DUE, id)
+  redis.call('SREM', K_RETRYING, id)
   redis.call('ZADD', K_INFLIGHT, fmt(until_usec), id)
   return {id, redis.call('HGET', K_TASKS, id), packed, fmt(until_usec)}
 end

@@ -1,6 +1,6 @@
 -- put: replace a queue's configuration if nobody changed it since the caller read it (its version),
 -- or create it when the caller read none (UpdateQueue creates a missing queue).
--- Touches queue, gone.
+-- Touches queue, gone; a change wakes the dispatchers (its rates may allow more now).
 -- ARGV[1] the Queue as JSON, ARGV[2] the version the caller read ('' = it read no queue)
 -- Returns the queue or {4} changed meanwhile (Code.CHANGED: read again and retry),
 -- {3} deleted too recently (Code.RECENTLY_DELETED).
@@ -14,4 +14,5 @@ if ARGV[2] == '' then
 end
 if version ~= ARGV[2] then return {4} end
 redis.call('HSET', K_QUEUE, 'config', ARGV[1], 'version', fmt(tonumber(version) + 1))
+wake(now_usec())
 return queue_reply()

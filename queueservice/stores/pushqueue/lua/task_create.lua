@@ -1,5 +1,6 @@
 -- task_create: add a task to an existing queue unless its id is taken or was deleted recently.
--- Touches queue (reads), tasks, due, created, tombstones (reads).
+-- Touches queue (reads), tasks, due, created, tombstones (reads), finished, finished_tasks; wakes the
+-- dispatchers.
 -- ARGV[1] task id, ARGV[2] the Task as JSON, ARGV[3] when it is due (µs; 0 = now),
 -- ARGV[4] '1' to honour tombstones, ARGV[5] its dispatch deadline (µs)
 -- Returns {0, json, attempts, due_usec, created_usec}, {1} no such queue (Code.NOT_FOUND),
@@ -17,4 +18,7 @@ redis.call('ZADD', K_CREATED, fmt(now), id)
 redis.call('HSET', K_ATTEMPTS, id, pack_attempts({dispatches = 0, responses = 0, first = 0, schedule = due,
                                                   dispatch = 0, response = 0, status = -1,
                                                   deadline = tonumber(ARGV[5]), below500 = 0}))
+redis.call('ZREM', K_FINISHED, id)
+redis.call('HDEL', K_FINISHED_TASKS, id)
+wake(due)
 return task_reply(id)
