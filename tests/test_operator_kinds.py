@@ -17,6 +17,7 @@ class ListQueues:
     api = "memq"
     states = ("all", "waiting", "done")
     task_actions = {"finish": "Finished task {}."}
+    queue_actions = {}
 
     def __init__(self):
         self.tasks = {("demo", "jobs"): {"t1": "waiting", "t2": "done"}}
@@ -45,6 +46,13 @@ class ListQueues:
 
     def act(self, ref, action, name):
         self.tasks[(ref.project, ref.queue)][name] = "done"
+
+    def pending(self, ref, within_usec):
+        return list(self.tasks[(ref.project, ref.queue)].values()).count("waiting")
+
+    def reset(self):
+        count, self.tasks = len(self.tasks), {}
+        return count
 
     def now_usec(self):
         return 0
@@ -82,3 +90,12 @@ def test_the_dashboard_shows_and_steers_another_kind(client, kind):
 def test_metrics_label_each_kind(client, kind):
     text = client.get("/metrics").get_data(as_text=True)
     assert 'queueservice_tasks{api="memq",project="demo",queue="jobs",state="done"} 1.0' in text
+
+
+def test_wait_idle_and_reset_work_on_any_kind(client, kind):
+    busy = client.post("/admin/v1/projects/demo/queues/jobs/waitIdle?api=memq&timeoutSeconds=0.05")
+    assert busy.status_code == 504 and "1 tasks" in busy.get_json()["error"]["message"]
+    client.post("/dashboard/q/demo/jobs/t/t1/finish?api=memq", data={})
+    assert client.post("/admin/v1/projects/demo/queues/jobs/waitIdle?api=memq").get_json()["idle"] is True
+    assert client.post("/admin/v1/reset").status_code == 200
+    assert kind.tasks == {}

@@ -170,7 +170,8 @@ class PushQueues:
         if task.get("outcome"):
             events.append({"task": task["id"], "event": task["outcome"], "retryCount": task["retryCount"],
                            "at": task["leaseTimestamp"]})
-        return sorted(events, key=lambda e: e["at"], reverse=True)
+        order = sorted(range(len(events)), key=lambda n: (events[n]["at"], n), reverse=True)
+        return [events[n] for n in order]
 
     def history(self, ref: QueueRef, task: str | None, limit: int) -> list:
         """One task's attempts, or the queue's recently finished tasks (newest first)."""
