@@ -4,7 +4,10 @@ dispatching to a real receiver over HTTP."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 import time
 from urllib.parse import unquote_plus
 
@@ -16,7 +19,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import tasks_v2
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness.servers import gunicorn_on
+from harness.servers import REPO, gunicorn_on
 from tests.test_dispatch import Receiver
 
 PARENT = "projects/ops/locations/here"
@@ -192,3 +195,26 @@ def test_reset_forgets_queues_tasks_tombstones_and_deleted_names(client, server,
     make_queue(client, "deleted-before")   # the re-create window is forgotten too
     make_queue(client, "reset-me")
     client.create_task(parent=name, task={"name": f"{name}/tasks/once", "http_request": {"url": receiver.url + "/"}})
+
+
+def cli(server, *args):
+    return subprocess.run([sys.executable, "-m", "queueservice", *args, "--url", server.url, "--api", "cloudtasks"],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+
+
+def test_the_cli_steers_push_queues_and_shows_attempts(client, server, receiver):
+    name = make_queue(client, "by-cli")
+    assert "Paused" in cli(server, "pause", "ops", "here:by-cli").stdout
+    client.create_task(parent=name, task={"name": f"{name}/tasks/c1", "http_request": {
+        "url": receiver.url + "/c1", "headers": {"X-Job": "7"}, "body": b"hi"}})
+    table = cli(server, "queues").stdout
+    assert re.search(r"here:by-cli\s+PAUSED\s+1\s+0\s+0\s+0", table), table
+    assert "POST " + receiver.url + "/c1" in cli(server, "tasks", "ops", "here:by-cli", "--state", "scheduled").stdout
+    waited = cli(server, "wait-idle", "ops", "here:by-cli", "--timeout", "0.1")
+    assert waited.returncode == 1 and "504" in waited.stderr
+    assert cli(server, "resume", "ops", "here:by-cli").returncode == 0
+    assert "idle after" in cli(server, "wait-idle", "ops", "here:by-cli").stdout
+    shown = cli(server, "task", "ops", "here:by-cli", "c1").stdout
+    assert "outcome      succeeded" in shown and "header       X-Job: 7" in shown and "attempt 1" in shown
+    listed = json.loads(cli(server, "tasks", "ops", "here:by-cli", "--state", "finished", "--json").stdout)
+    assert [t["id"] for t in listed["items"]] == ["c1"]

@@ -107,6 +107,13 @@ def queues_cmd(url, as_json, api):
         items += page.get("items", [])
         if not page.get("items") or len(items) >= page.get("total", 0):
             break
+    items = [q for q in items if q["api"] == api]
+    if api == "cloudtasks":
+        _out(as_json, items, lambda items: _table(
+            [(q["project"], q["queue"], q["queueState"], q["scheduled"], q["retrying"], q["running"], q["finished"],
+              q["maxDispatchesPerSecond"], q["maxConcurrentDispatches"]) for q in items],
+            ["PROJECT", "QUEUE", "STATE", "SCHEDULED", "RETRYING", "RUNNING", "FINISHED", "RATE/S", "CONCURRENT"]))
+        return
     _out(as_json, items, lambda items: _table(
         [(q["project"], q["queue"], q["available"], q["leased"], q["delayed"], q["dead"], q["leasedLastMinute"])
          for q in items], ["PROJECT", "QUEUE", "AVAILABLE", "LEASED", "DELAYED", "DEAD", "LEASED/MIN"]))
@@ -115,7 +122,9 @@ def queues_cmd(url, as_json, api):
 @click.command("tasks")
 @click.argument("project")
 @click.argument("queue")
-@click.option("--state", type=click.Choice(["all", "available", "leased", "delayed", "dead"]), default="all")
+@click.option("--state", type=click.Choice(["all", "available", "leased", "delayed", "dead",
+                                           "scheduled", "retrying", "running", "finished"]), default="all",
+              help="Pull queues: available, leased, delayed, dead. Push queues: scheduled, retrying, running, finished.")
 @click.option("--tag", default=None)
 @click.option("--limit", type=int, default=50, show_default=True)
 @click.option("--offset", type=int, default=0)
@@ -127,6 +136,14 @@ def tasks_cmd(project, queue, state, tag, limit, offset, url, as_json, api):
         params["tag"] = tag
     page = Client(url, api).call("GET", admin_path(project, queue, "tasks"), params)
     now = int(time.time() * 1e6)
+    if api == "cloudtasks":
+        _out(as_json, page, lambda page: _table(
+            [(t["id"], t.get("outcome") or t["state"], f"{t['httpMethod']} {t['tag']}", t["dispatchCount"],
+              t.get("lastStatus", "-") if t.get("lastStatus", "-") is not None else "none",
+              presentation.relative(int(t["enqueueTimestamp"]), now),
+              presentation.relative(int(t["leaseTimestamp"]), now)) for t in page.get("items", [])],
+            ["TASK", "STATE", "TARGET", "ATTEMPTS", "LAST ANSWER", "CREATED", "DUE/FINISHED"]))
+        return
     _out(as_json, page, lambda page: _table(
         [(t["id"], t["state"], t.get("tag", ""), t["retryCount"], presentation.relative(int(t["enqueueTimestamp"]), now),
           presentation.relative(int(t["leaseTimestamp"]), now)) for t in page.get("items", [])],
@@ -143,12 +160,21 @@ def task_cmd(project, queue, task, url, as_json, api):
     found = Client(url, api).call("GET", admin_path(project, queue, "tasks", task))
 
     def show(t):
-        for key in ("id", "state", "tag", "retryCount"):
-            click.echo(f"{key:12} {t.get(key, '')}")
+        for key in ("id", "state", "outcome", "target", "httpMethod", "tag", "service", "retryCount", "lastStatus",
+                    "dispatchDeadline"):
+            if key in t:
+                click.echo(f"{key:12} {t[key]}")
+        for name, value in t.get("headers", {}).items():
+            click.echo(f"{'header':12} {_cell(name)}: {_cell(value)}")
         click.echo(f"{'enqueued':12} {presentation.when(int(t['enqueueTimestamp']))}")
         click.echo(f"{'lease':12} {presentation.when(int(t['leaseTimestamp']))}")
         kind, text = presentation.preview(base64.b64decode(t.get("payloadBase64", "")))
-        click.echo(f"payload ({t.get('payloadSize', 0)} bytes, {kind}):\n{text}\nhistory:")
+        click.echo(f"payload ({t.get('payloadSize', 0)} bytes, {kind}):\n{text}")
+        for n, a in enumerate(t.get("attempts", []), t.get("dispatchCount", 0) - len(t.get("attempts", [])) + 1):
+            answer = a["responseStatus"] if a["responseStatus"] is not None else "no answer"
+            took = (int(a["responseTime"]) - int(a["dispatchTime"])) / 1e6
+            click.echo(f"attempt {n:<4} {presentation.when(int(a['dispatchTime']))}  {answer}  {took:.3f} s")
+        click.echo("history:")
         for e in t.get("history", []):
             click.echo(f"  {presentation.when(int(e['at']))}  {e['event']:14} retry_count={e['retryCount']}")
 
@@ -257,4 +283,57 @@ def requeue_cmd(project, queue, task, url, as_json, api):
     _out(as_json, {"requeued": count}, lambda v: click.echo(f"requeued {count} tasks"))
 
 
-commands = [queues_cmd, tasks_cmd, task_cmd, insert_cmd, lease_cmd, delete_cmd, purge_cmd, requeue_cmd]
+def _queue_action(action: str, doc: str):
+    @click.command(action)
+    @click.argument("project")
+    @click.argument("queue")
+    @_options
+    def command(project, queue, url, as_json, api):
+        done = Client(url, api).call("POST", admin_path(project, queue, action))
+        _out(as_json, done, lambda d: click.echo(d["message"]))
+    command.help = doc
+    return command
+
+
+pause_cmd = _queue_action("pause", "Stop sending a push queue's tasks (use --api cloudtasks, QUEUE as LOCATION:QUEUE).")
+resume_cmd = _queue_action("resume", "Send a paused push queue's tasks again.")
+
+
+@click.command("run")
+@click.argument("project")
+@click.argument("queue")
+@click.argument("task")
+@_options
+def run_cmd(project, queue, task, url, as_json, api):
+    """Send a push task now, even on a paused queue (use --api cloudtasks)."""
+    Client(url, api).call("POST", admin_path(project, queue, "tasks", task, "run"))
+    _out(as_json, {"run": task}, lambda v: click.echo(f"sent task {task}"))
+
+
+@click.command("wait-idle")
+@click.argument("project")
+@click.argument("queue")
+@click.option("--timeout", type=float, default=30, show_default=True, help="Seconds before giving up (exit 1).")
+@click.option("--within", type=float, default=60, show_default=True,
+              help="Push queues: tasks due later than this many seconds from now do not count.")
+@_options
+def wait_idle_cmd(project, queue, timeout, within, url, as_json, api):
+    """Wait until a queue has nothing due or in progress (for scripts and tests)."""
+    done = Client(url, api).call("POST", admin_path(project, queue, "waitIdle"),
+                                 {"timeoutSeconds": timeout, "withinSeconds": within})
+    _out(as_json, done, lambda d: click.echo(f"idle after {d['waitedSeconds']} s"))
+
+
+@click.command("reset")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@_options
+def reset_cmd(yes, url, as_json, api):
+    """Forget every queue, task and tombstone of every API, and put the clock back (for tests)."""
+    if not yes:
+        click.confirm(f"Forget every queue and task at {url}?", abort=True)
+    done = Client(url, api).call("POST", "/admin/v1/reset")
+    _out(as_json, done, lambda d: click.echo(f"forgot {d['queues']} queues"))
+
+
+commands = [queues_cmd, tasks_cmd, task_cmd, insert_cmd, lease_cmd, delete_cmd, purge_cmd, requeue_cmd,
+            pause_cmd, resume_cmd, run_cmd, wait_idle_cmd, reset_cmd]
