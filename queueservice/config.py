@@ -150,6 +150,7 @@ class Settings:
     app_engine_service_urls: str | None = None
     queue_recreate_secs: int = 60
     finished_task_secs: int = 3600
+    firebase_functions_url: str = "http://127.0.0.1:5001"
     oidc_issuer: str | None = None
     data_dir: Path = Path("queueservice-data")
     #: Set by the service itself: where its embedded store server listens (see embedded.py).
@@ -192,6 +193,7 @@ class Settings:
             app_engine_service_urls=env.get("APP_ENGINE_SERVICE_URLS") or None,
             queue_recreate_secs=_non_negative(env, "QUEUE_RECREATE_SECS", 60),
             finished_task_secs=_non_negative(env, "FINISHED_TASK_SECS", 3600),
+            firebase_functions_url=_url(env, "FIREBASE_FUNCTIONS_URL") or "http://127.0.0.1:5001",
             oidc_issuer=_url(env, "OIDC_ISSUER"),
             data_dir=Path(env.get("DATA_DIR") or "queueservice-data"),
             embedded_url=env.get("QUEUESERVICE_EMBEDDED_URL") or None,

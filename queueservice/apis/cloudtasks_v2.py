@@ -16,6 +16,7 @@ from pathlib import Path
 from queueservice.dispatch.dispatcher import Dispatcher
 from queueservice.dispatch.oidc import Signer
 from queueservice.dispatch.requests_for import parse_service_urls
+from queueservice.engine.binding import Alias
 from queueservice.engine.formats import format_datetime
 from queueservice.errors import ApiError, Code, InvalidArgument, NotFound, StartupError
 from queueservice.redis_helpers.clock import Clock
@@ -56,6 +57,7 @@ class Backend:
         except ValueError as exc:
             raise SystemExit(f"queueservice: {exc}") from None
         self._issuer = settings.oidc_issuer or f"http://localhost:{settings.port}"
+        self.functions_url = settings.firebase_functions_url.rstrip("/")
         self._signer = None
         self.dispatcher = Dispatcher(self.store, urls, settings.app_engine_url,
                                      token_for=lambda audience, email: self.signer().token(audience, email))
@@ -380,6 +382,36 @@ def projects_locations_queues_test_iam_permissions(backend, resource, body):
 def projects_locations_queues_tasks_create(backend, parent, body):
     task = body.get("task") or {}
     return task_resource(_create_task(backend, parent, task), body.get("responseView"))
+
+
+def firebase_enqueue(backend, parent, body):
+    """firebase-admin's `TaskQueue.enqueue` with CLOUD_TASKS_EMULATOR_HOST: a task queue function's
+    queue exists once a task is sent to it (deploying the function made it on Google), and a task
+    without a URL goes to that function in the Functions emulator."""
+    try:
+        _queue(backend, parent)
+    except QueueNotFound:
+        try:
+            backend.store.create(resources.default_queue(parent))
+        except QueueExists:  # another process made it meanwhile
+            pass
+    http = (body.get("task") or {}).get("httpRequest")
+    if http is not None and not http.get("url"):
+        project, location, queue = resources.split_name(parent)
+        http["url"] = f"{backend.functions_url}/{project}/{location}/{queue}"
+    return projects_locations_queues_tasks_create(backend, parent, body)
+
+
+def _firebase_answer(task: dict) -> dict:
+    """The Firebase emulator's answer, which firebase-admin reads: the task under `task`, its name
+    with a leading slash (the client strips one character)."""
+    return {"task": {**task, "name": "/" + task["name"]}}
+
+
+#: firebase-admin's emulator paths (no `v2/`): enqueue and delete.
+ALIASES = {"cloudtasks.projects.locations.queues.tasks.create": [Alias("{+parent}/tasks", firebase_enqueue,
+                                                                      _firebase_answer)],
+           "cloudtasks.projects.locations.queues.tasks.delete": [Alias("{+name}")]}
 
 
 def projects_locations_queues_tasks_get(backend, name, response_view=None):

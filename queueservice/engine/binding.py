@@ -43,10 +43,27 @@ class BoundApi:
         return bool(getattr(self.module, "INT64_AS_STRINGS", False))
 
     @property
+    def aliases(self) -> dict:
+        """More URLs of some methods, beside the document's: {method id: [Alias]}, from the
+        module's `ALIASES` (a client convention such as firebase-admin's emulator paths)."""
+        return getattr(self.module, "ALIASES", {})
+
+    @property
     def empty_answer(self):
         """What a handler's `None` is answered with: 204 and no body (TaskQueue's delete), or
         200 `{}` (Google's `Empty`); a module sets `EMPTY_ANSWER = {}` for the latter."""
         return getattr(self.module, "EMPTY_ANSWER", None)
+
+
+@dataclass(frozen=True)
+class Alias:
+    """A method served at another URI template too (`path`, relative to the host root), with its
+    own `handler` (same parameters as the method's; None: the method's) and `answer(shaped)`
+    reshaping what the method answers (None: as it is). Checks and errors stay the method's."""
+
+    path: str
+    handler: object = None
+    answer: object = None
 
 
 def load_api(spec: str) -> tuple:

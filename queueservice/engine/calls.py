@@ -26,12 +26,14 @@ access_log = logging.getLogger("queueservice.access")
 
 @dataclass(frozen=True)
 class Route:
-    """One werkzeug rule of one API method."""
+    """One werkzeug rule of one API method; an alias (see BoundApi.aliases) may run another
+    handler and reshape the answer."""
 
     api: BoundApi
     method: Method
     rule: str
     variables: dict
+    alias: object = None
 
 
 class PatternConverters:
@@ -78,6 +80,11 @@ def build_routes(apis: list, converters: PatternConverters | None = None) -> lis
                 continue
             root_seen.add(key)
             routes.append(Route(api, method, "/" + template, variables))
+    for api in apis:
+        for method in api.document.methods:
+            for alias in api.aliases.get(method.id, ()):
+                template, variables = path_to_rule(alias.path, method.parameters, converters)
+                routes.append(Route(api, method, "/" + template, variables, alias))
     return routes
 
 
@@ -146,7 +153,8 @@ def invoke(call: Call):
     if method.request:
         body = parse_json_body(call.body)
         kwargs["body"] = schema.check_body(body, method.request, document.schemas)
-    result = route.api.handler(method)(route.api.backend, **kwargs)
+    handler = route.alias.handler if route.alias is not None and route.alias.handler else route.api.handler(method)
+    result = handler(route.api.backend, **kwargs)
     if result is None:
         if route.api.empty_answer is None:
             return 204, None, False
@@ -155,6 +163,8 @@ def invoke(call: Call):
                         int64_strings=route.api.int64_as_strings)
     if tree is not None:
         result = fields_mod.apply(result, tree)
+    if route.alias is not None and route.alias.answer is not None:
+        result = route.alias.answer(result)
     return 200, result, options.get("prettyPrint", True)
 
 
