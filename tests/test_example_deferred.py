@@ -26,30 +26,31 @@ DB = 13
 
 
 @pytest.fixture(scope="module")
-def example_app():
-    """The example app under gunicorn, from its own folder, on a free port; `.log` has its output."""
+def example_app(redis_server):
+    """The example app under gunicorn, from its own folder, on a free port (`.log` has its output),
+    and the service sending App Engine tasks to it; the two start side by side."""
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="qs-example-app-", suffix=".log", delete=False)
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "1",
                              "--threads", "4", "app:app"], cwd=EXAMPLE, stdout=log, stderr=log)
-    app = SimpleNamespace(url=f"http://127.0.0.1:{port}", log=Path(log.name))
+    app = SimpleNamespace(url=f"http://127.0.0.1:{port}", log=Path(log.name), service=None)
     try:
+        redis.Redis.from_url(redis_server.url.rsplit("/", 1)[0] + f"/{DB}").flushdb()
+        app.service = gunicorn_on(redis_server, DB, APP_ENGINE_URL=app.url, QUEUE_CONFIG=str(EXAMPLE / "queue.yaml"))
         wait_until(lambda: requests.get(app.url + "/", timeout=1).status_code == 404, timeout=15,
                    what="the example app")
         yield app
     finally:
+        if app.service:
+            app.service.stop()
         proc.terminate()
         proc.wait(10)
         os.unlink(log.name)
 
 
 @pytest.fixture(scope="module")
-def service(redis_server, example_app):
-    redis.Redis.from_url(redis_server.url.rsplit("/", 1)[0] + f"/{DB}").flushdb()
-    web = gunicorn_on(redis_server, DB, APP_ENGINE_URL=example_app.url,
-                      QUEUE_CONFIG=str(EXAMPLE / "queue.yaml"))
-    yield web
-    web.stop()
+def service(example_app):
+    return example_app.service
 
 
 @pytest.fixture(scope="module")
