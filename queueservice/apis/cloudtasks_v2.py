@@ -131,6 +131,50 @@ def _document():
 _DOCUMENT = None
 
 
+def _known_fields_only(body: dict, schema_name: str, at: str = "") -> None:
+    """Google parses a request body as its protobuf message and refuses a name the message lacks
+    (the engine lets such names through); taken, it would be stored and echoed back as it came."""
+    schemas = _document().schemas
+    _refuse_unknown(body, {"$ref": schema_name}, schemas, at)
+
+
+def _refuse_unknown(value, spec: dict, schemas: dict, at: str) -> None:
+    if "$ref" in spec:
+        spec = schemas.get(spec["$ref"], {})
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_unknown(item, spec.get("items", {}), schemas, f"{at}[{index}]")
+        return
+    if not isinstance(value, dict) or spec.get("type", "object") != "object":
+        return
+    props, extra = spec.get("properties", {}), spec.get("additionalProperties")
+    for key, item in value.items():
+        if key in props:
+            _refuse_unknown(item, props[key], schemas, f"{at}.{_snake(key)}" if at else _snake(key))
+        elif not isinstance(extra, dict):
+            where = f" at '{at}'" if at else ""
+            raise InvalidArgument(f'Invalid JSON payload received. Unknown name "{key[:100]}"{where}: '
+                                  "Cannot find field.")
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+
+
+def _check_update_mask(paths: list | None, schema_name: str) -> None:
+    """Each path of an updateMask names a field of the resource, through its messages only."""
+    schemas = _document().schemas
+    for path in paths or []:
+        spec = {"$ref": schema_name}
+        for part in path.split("."):
+            if "$ref" in spec:
+                spec = schemas.get(spec["$ref"], {})
+            props = spec.get("properties") if spec.get("type", "object") == "object" else None
+            if not props or part not in props:
+                raise InvalidArgument(f"updateMask names an unknown field: {path[:200]}")
+            spec = props[part]
+
+
 def _page(offset_token: str | None) -> int:
     """The offset a pageToken of this server holds (a decimal number in URL-safe base64)."""
     if not offset_token:
@@ -345,6 +389,8 @@ def projects_locations_get_cmek_config(backend, name):
 
 def projects_locations_update_cmek_config(backend, name, body, update_mask=None):
     resources.split_location(name.removesuffix("/cmekConfig"))
+    _known_fields_only(body, "CmekConfig", "cmek_config")
+    _check_update_mask(update_mask, "CmekConfig")
     if update_mask and "kmsKey" not in update_mask:
         return projects_locations_get_cmek_config(backend, name)  # the mask names nothing it may change
     key = body.get("kmsKey")
@@ -370,6 +416,7 @@ def projects_locations_operations_get(backend, name):
 
 def projects_locations_queues_create(backend, parent, body):
     resources.split_location(parent)
+    _known_fields_only(body, "Queue", "queue")
     name = body.get("name")
     if not name:
         raise InvalidArgument("Queue.name is required")
@@ -402,6 +449,8 @@ def projects_locations_queues_list(backend, parent, filter=None, page_size=None,
 
 def projects_locations_queues_patch(backend, name, body, update_mask=None):
     resources.split_name(name)
+    _known_fields_only(body, "Queue", "queue")
+    _check_update_mask(update_mask, "Queue")
     return backend.store.update(
         name, lambda current: resources.updated(current or resources.default_queue(name), body, update_mask)).resource()
 
@@ -411,11 +460,13 @@ def projects_locations_queues_delete(backend, name):
 
 
 def projects_locations_queues_pause(backend, name, body):
+    _known_fields_only(body, "PauseQueueRequest")
     _queue(backend, name)
     return backend.store.pause(name).resource()
 
 
 def projects_locations_queues_resume(backend, name, body):
+    _known_fields_only(body, "ResumeQueueRequest")
     _queue(backend, name)
     resumed = backend.store.resume(name).resource()
     backend.dispatcher.nudge()
@@ -423,6 +474,7 @@ def projects_locations_queues_resume(backend, name, body):
 
 
 def projects_locations_queues_purge(backend, name, body):
+    _known_fields_only(body, "PurgeQueueRequest")
     return backend.store.purge(name).resource()
 
 
@@ -432,6 +484,7 @@ def _check_policy_version(version, where: str) -> None:
 
 
 def projects_locations_queues_get_iam_policy(backend, resource, body):
+    _known_fields_only(body, "GetIamPolicyRequest")
     _check_policy_version((body.get("options") or {}).get("requestedPolicyVersion"), "options.requestedPolicyVersion")
     backend.store.get(resource)
     raw = backend.redis.hget("ct:iam", resource)
@@ -439,6 +492,7 @@ def projects_locations_queues_get_iam_policy(backend, resource, body):
 
 
 def projects_locations_queues_set_iam_policy(backend, resource, body):
+    _known_fields_only(body, "SetIamPolicyRequest")
     _check_policy_version((body.get("policy") or {}).get("version"), "policy.version")
     backend.store.get(resource)
     policy = {**(body.get("policy") or {}), "etag": secrets.token_bytes(8)}
@@ -448,6 +502,7 @@ def projects_locations_queues_set_iam_policy(backend, resource, body):
 
 
 def projects_locations_queues_test_iam_permissions(backend, resource, body):
+    _known_fields_only(body, "TestIamPermissionsRequest")
     wild = [p for p in body.get("permissions") or [] if "*" in p]
     if wild:
         raise InvalidArgument(f"Permissions with wildcards are not allowed: {wild[0][:100]}")
@@ -458,6 +513,7 @@ def projects_locations_queues_test_iam_permissions(backend, resource, body):
 # --- tasks -------------------------------------------------------------------------------------
 
 def projects_locations_queues_tasks_create(backend, parent, body):
+    _known_fields_only(body, "CreateTaskRequest")
     task = body.get("task") or {}
     return task_resource(_create_task(backend, parent, task), body.get("responseView"))
 
@@ -484,6 +540,7 @@ def projects_locations_queues_tasks_delete(backend, name):
 
 def projects_locations_queues_tasks_run(backend, name, body):
     """Sends now, even on a paused queue or past its rate limits; answers the task as claimed."""
+    _known_fields_only(body, "RunTaskRequest")
     queue, task_id = _split_task_name(name)
     claimed = backend.store.run_task(queue, task_id)
     (claim,) = claimed.claims
@@ -511,6 +568,7 @@ def _status_of(exc) -> dict:
 
 
 def projects_locations_queues_tasks_batch_create(backend, parent, body):
+    _known_fields_only(body, "BatchCreateTasksRequest")
     requests_ = body.get("requests") or []
     if not requests_:
         raise InvalidArgument("requests is required: a batch creates 1 to 100 tasks")
@@ -535,6 +593,7 @@ def _wire_tasks(tasks: list) -> list:
 
 
 def projects_locations_queues_tasks_batch_delete(backend, parent, body):
+    _known_fields_only(body, "BatchDeleteTasksRequest")
     names = body.get("names") or []
     if not names:
         raise InvalidArgument("names is required: a batch deletes 1 to 1000 tasks")
@@ -556,6 +615,7 @@ def projects_locations_queues_tasks_batch_delete(backend, parent, body):
 
 def projects_locations_queues_tasks_buffer(backend, queue, task_id, body):
     """A task for the queue's HTTP target, its body the request's."""
+    _known_fields_only(body, "BufferTaskRequest")
     target = backend.store.get(queue).queue.get("httpTarget") or {}
     override = target.get("uriOverride") or {}
     if not override.get("host"):
