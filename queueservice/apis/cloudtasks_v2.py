@@ -12,6 +12,7 @@ import json
 import re
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from queueservice.dispatch.dispatcher import Dispatcher
 from queueservice.dispatch.oidc import Signer
@@ -40,6 +41,13 @@ LOCATIONS = ("us-central1",)
 BODY_METHODS = ("POST", "PUT", "PATCH")
 APP_ENGINE_USER_AGENT = "AppEngine-Google; (+http://code.google.com/appengine)"
 OPERATION_TTL_SECS = 86400
+MAX_HEADER_BYTES = 80 * 1024
+MAX_BATCH_CREATE = 100
+MAX_BATCH_DELETE = 1000
+MAX_QUEUES_PAGE = 9800
+MAX_TASKS_PAGE = 1000
+POLICY_VERSIONS = (0, 1, 3)
+KMS_KEY = re.compile(r"projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+")
 
 
 class Backend:
@@ -112,6 +120,83 @@ def _parent_of_queue(name: str) -> str:
     return f"projects/{project}/locations/{location}"
 
 
+def _document():
+    """This API's discovery document, as the engine loaded it from the `.api` file."""
+    global _DOCUMENT
+    if _DOCUMENT is None:
+        from queueservice.engine.discovery import load_document
+
+        _DOCUMENT = load_document(Path(__file__).with_suffix(".api"))
+    return _DOCUMENT
+
+
+_DOCUMENT = None
+
+
+def _known_fields_only(body: dict, schema_name: str, at: str = "") -> None:
+    """Google parses a request body as its protobuf message and refuses a name the message lacks
+    (the engine lets such names through); taken, it would be stored and echoed back as it came."""
+    schemas = _document().schemas
+    _refuse_unknown(body, {"$ref": schema_name}, schemas, at)
+
+
+def _refuse_unknown(value, spec: dict, schemas: dict, at: str) -> None:
+    if "$ref" in spec:
+        spec = schemas.get(spec["$ref"], {})
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_unknown(item, spec.get("items", {}), schemas, f"{at}[{index}]")
+        return
+    if not isinstance(value, dict) or spec.get("type", "object") != "object":
+        return
+    props, extra = spec.get("properties", {}), spec.get("additionalProperties")
+    for key, item in value.items():
+        if key in props:
+            _refuse_unknown(item, props[key], schemas, f"{at}.{_snake(key)}" if at else _snake(key))
+        elif not isinstance(extra, dict):
+            where = f" at '{at}'" if at else ""
+            raise InvalidArgument(f'Invalid JSON payload received. Unknown name "{key[:100]}"{where}: '
+                                  "Cannot find field.")
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+
+
+def _check_update_mask(paths: list | None, schema_name: str) -> None:
+    """Each path of an updateMask names a field of the resource, through its messages only."""
+    schemas = _document().schemas
+    for path in paths or []:
+        spec = {"$ref": schema_name}
+        for part in path.split("."):
+            if "$ref" in spec:
+                spec = schemas.get(spec["$ref"], {})
+            props = spec.get("properties") if spec.get("type", "object") == "object" else None
+            if not props or part not in props:
+                raise InvalidArgument(f"updateMask names an unknown field: {path[:200]}")
+            spec = props[part]
+
+
+def _page(offset_token: str | None) -> int:
+    """The offset a pageToken of this server holds (a decimal number in URL-safe base64)."""
+    if not offset_token:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(offset_token.encode("ascii")).decode("ascii")
+    except (ValueError, UnicodeError):
+        text = ""
+    if not re.fullmatch(r"[0-9]{1,10}", text) or int(text) > 2**31 - 1:
+        raise InvalidArgument("pageToken is not a token this server gave")
+    return int(text)
+
+
+def _page_size(page_size: int | None, most: int) -> int:
+    """pageSize as Google takes it: unset or 0 is the most a page holds, more is capped to it."""
+    if page_size is not None and page_size < 0:
+        raise InvalidArgument(f"pageSize must not be negative, not {page_size}")
+    return min(page_size or most, most)
+
+
 def _split_task_name(name: str) -> tuple:
     queue, sep, task_id = name.rpartition("/tasks/")
     if not sep:
@@ -135,15 +220,19 @@ def _stored_target(task: dict) -> dict:
     if "httpRequest" in task:
         spec = dict(task["httpRequest"])
         url = spec.get("url") or ""
-        if not url.startswith(("http://", "https://")) or len(url) > 2083:
-            raise InvalidArgument("httpRequest.url must be an http:// or https:// URL of at most 2083 characters")
+        if not url.startswith(("http://", "https://")) or len(url) > 2083 or not _has_host_and_port(url) \
+                or " " in url or resources.has_control_characters(url):
+            raise InvalidArgument("httpRequest.url must be an http:// or https:// URL of at most 2083 characters, "
+                                  "with a host and without spaces or control characters")
+        if spec.get("oauthToken") and spec.get("oidcToken"):
+            raise InvalidArgument("httpRequest can have an oauthToken or an oidcToken, not both")
         kind = "httpRequest"
         headers = {k: v for k, v in (spec.get("headers") or {}).items() if k.lower() != "user-agent"}
         headers["User-Agent"] = "Google-Cloud-Tasks"
     else:
         spec = dict(task["appEngineHttpRequest"])
         uri = spec.get("relativeUri") or "/"
-        if not uri.startswith("/") or " " in uri or len(uri) > 2083:
+        if not uri.startswith("/") or " " in uri or len(uri) > 2083 or resources.has_control_characters(uri):
             raise InvalidArgument("appEngineHttpRequest.relativeUri must start with / and hold no spaces")
         spec["relativeUri"] = uri
         kind = "appEngineHttpRequest"
@@ -154,6 +243,7 @@ def _stored_target(task: dict) -> dict:
             if not any(k.lower() == "content-type" for k in headers):
                 headers["Content-Type"] = "application/octet-stream"
             headers["Content-Length"] = str(len(spec["body"]))
+    _check_headers(headers, kind)
     method = spec.get("httpMethod") or "POST"
     if method == "HTTP_METHOD_UNSPECIFIED":
         method = "POST"
@@ -168,6 +258,22 @@ def _stored_target(task: dict) -> dict:
     else:
         spec.pop("body", None)
     return {kind: spec}
+
+
+def _has_host_and_port(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError:
+        return False
+    return bool(parts.hostname)
+
+
+def _check_headers(headers: dict, kind: str) -> None:
+    for key, value in headers.items():
+        resources.check_header(key, value, f"{kind}.headers")
+    if sum(len(k) + len(v) for k, v in headers.items()) >= MAX_HEADER_BYTES:
+        raise InvalidArgument(f"{kind}.headers must be less than 80 KB in all")
 
 
 def _deadline(task: dict) -> int:
@@ -220,15 +326,6 @@ def task_resource(stored, view: str | None) -> dict:
     return out
 
 
-def _page(offset_token: str | None) -> int:
-    if not offset_token:
-        return 0
-    try:
-        return int(base64.urlsafe_b64decode(offset_token.encode()).decode())
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidArgument("pageToken is not a token this server gave") from None
-
-
 def _token(offset: int) -> str:
     return base64.urlsafe_b64encode(str(offset).encode()).decode()
 
@@ -264,6 +361,7 @@ def _create_task(backend: Backend, parent: str, task: dict) -> dict:
         raise InvalidArgument("scheduleTime must be at most 30 days from now")
     stored = {**_stored_target(task)}
     if task.get("retryConfig"):
+        resources.check({"retryConfig": task["retryConfig"]})  # the queue's ranges hold for a task's own
         stored["retryConfig"] = task["retryConfig"]
     return backend.store.create_task(parent, task_id, stored, due, _deadline(task))  # wakes the dispatchers
 
@@ -271,29 +369,43 @@ def _create_task(backend: Backend, parent: str, task: dict) -> dict:
 # --- locations and CMEK ------------------------------------------------------------------------
 
 def projects_locations_get(backend, name):
-    project, _, location = name.partition("/locations/")
+    _, location = resources.split_location(name)
     return {"name": name, "locationId": location, "labels": {"cloud.googleapis.com/region": location}}
 
 
 def projects_locations_list(backend, name, extra_location_types=None, filter=None, page_size=None,
                             page_token=None):
+    resources.check_project(name.removeprefix("projects/"))
+    _page(page_token)  # one page holds every location, yet a token or size must still be one
+    _page_size(page_size, len(LOCATIONS))
     return {"locations": [projects_locations_get(backend, f"{name}/locations/{loc}") for loc in LOCATIONS]}
 
 
 def projects_locations_get_cmek_config(backend, name):
+    resources.split_location(name.removesuffix("/cmekConfig"))
     key = backend.redis.hget("ct:cmek", name)
     return {"name": name, **({"kmsKey": key.decode()} if key else {})}
 
 
 def projects_locations_update_cmek_config(backend, name, body, update_mask=None):
-    if body.get("kmsKey"):
-        backend.redis.hset("ct:cmek", name, body["kmsKey"])
+    resources.split_location(name.removesuffix("/cmekConfig"))
+    _known_fields_only(body, "CmekConfig", "cmek_config")
+    _check_update_mask(update_mask, "CmekConfig")
+    if update_mask and "kmsKey" not in update_mask:
+        return projects_locations_get_cmek_config(backend, name)  # the mask names nothing it may change
+    key = body.get("kmsKey")
+    if key and not KMS_KEY.fullmatch(key):
+        raise InvalidArgument("kmsKey must be a Cloud KMS key name: "
+                              "projects/<PROJECT>/locations/<LOCATION>/keyRings/<KEY_RING>/cryptoKeys/<KEY>")
+    if key:
+        backend.redis.hset("ct:cmek", name, key)
     else:
         backend.redis.hdel("ct:cmek", name)
     return projects_locations_get_cmek_config(backend, name)
 
 
 def projects_locations_operations_get(backend, name):
+    resources.split_location(name.partition("/operations/")[0])
     raw = backend.redis.get("ct:operation:" + name)
     if raw is None:
         raise NotFound("Requested entity was not found.")
@@ -303,6 +415,8 @@ def projects_locations_operations_get(backend, name):
 # --- queues ------------------------------------------------------------------------------------
 
 def projects_locations_queues_create(backend, parent, body):
+    resources.split_location(parent)
+    _known_fields_only(body, "Queue", "queue")
     name = body.get("name")
     if not name:
         raise InvalidArgument("Queue.name is required")
@@ -317,9 +431,8 @@ def projects_locations_queues_get(backend, name):
 
 
 def projects_locations_queues_list(backend, parent, filter=None, page_size=None, page_token=None):
-    project, _, location = parent.partition("/locations/")
-    project = project.removeprefix("projects/")
-    offset, size = _page(page_token), min(page_size or 9800, 9800)
+    project, location = resources.split_location(parent)
+    offset, size = _page(page_token), _page_size(page_size, MAX_QUEUES_PAGE)
     stored = backend.store.list(project, location, offset, size + 1)
     wanted_state = None
     if filter:
@@ -336,6 +449,8 @@ def projects_locations_queues_list(backend, parent, filter=None, page_size=None,
 
 def projects_locations_queues_patch(backend, name, body, update_mask=None):
     resources.split_name(name)
+    _known_fields_only(body, "Queue", "queue")
+    _check_update_mask(update_mask, "Queue")
     return backend.store.update(
         name, lambda current: resources.updated(current or resources.default_queue(name), body, update_mask)).resource()
 
@@ -345,26 +460,38 @@ def projects_locations_queues_delete(backend, name):
 
 
 def projects_locations_queues_pause(backend, name, body):
+    _known_fields_only(body, "PauseQueueRequest")
     _queue(backend, name)
     return backend.store.pause(name).resource()
 
 
 def projects_locations_queues_resume(backend, name, body):
+    _known_fields_only(body, "ResumeQueueRequest")
     _queue(backend, name)
     return backend.store.resume(name).resource()  # wakes the dispatchers
 
 
 def projects_locations_queues_purge(backend, name, body):
+    _known_fields_only(body, "PurgeQueueRequest")
     return backend.store.purge(name).resource()
 
 
+def _check_policy_version(version, where: str) -> None:
+    if version is not None and version not in POLICY_VERSIONS:
+        raise InvalidArgument(f"{where} must be 0, 1 or 3, not {version}")
+
+
 def projects_locations_queues_get_iam_policy(backend, resource, body):
+    _known_fields_only(body, "GetIamPolicyRequest")
+    _check_policy_version((body.get("options") or {}).get("requestedPolicyVersion"), "options.requestedPolicyVersion")
     backend.store.get(resource)
     raw = backend.redis.hget("ct:iam", resource)
     return json.loads(raw) if raw else {"version": 1, "etag": b"\x00"}
 
 
 def projects_locations_queues_set_iam_policy(backend, resource, body):
+    _known_fields_only(body, "SetIamPolicyRequest")
+    _check_policy_version((body.get("policy") or {}).get("version"), "policy.version")
     backend.store.get(resource)
     policy = {**(body.get("policy") or {}), "etag": secrets.token_bytes(8)}
     stored = {**policy, "etag": base64.b64encode(policy["etag"]).decode()}
@@ -373,6 +500,10 @@ def projects_locations_queues_set_iam_policy(backend, resource, body):
 
 
 def projects_locations_queues_test_iam_permissions(backend, resource, body):
+    _known_fields_only(body, "TestIamPermissionsRequest")
+    wild = [p for p in body.get("permissions") or [] if "*" in p]
+    if wild:
+        raise InvalidArgument(f"Permissions with wildcards are not allowed: {wild[0][:100]}")
     backend.store.get(resource)
     return {"permissions": list(body.get("permissions") or [])}
 
@@ -380,6 +511,7 @@ def projects_locations_queues_test_iam_permissions(backend, resource, body):
 # --- tasks -------------------------------------------------------------------------------------
 
 def projects_locations_queues_tasks_create(backend, parent, body):
+    _known_fields_only(body, "CreateTaskRequest")
     task = body.get("task") or {}
     return task_resource(_create_task(backend, parent, task), body.get("responseView"))
 
@@ -421,7 +553,7 @@ def projects_locations_queues_tasks_get(backend, name, response_view=None):
 
 def projects_locations_queues_tasks_list(backend, parent, page_size=None, page_token=None, response_view=None):
     _queue(backend, parent)
-    offset, size = _page(page_token), min(page_size or 1000, 1000)
+    offset, size = _page(page_token), _page_size(page_size, MAX_TASKS_PAGE)
     tasks, total = backend.store.list_tasks(parent, offset, size)
     out = {"tasks": [task_resource(t, response_view) for t in tasks]}
     if offset + size < total:
@@ -436,6 +568,7 @@ def projects_locations_queues_tasks_delete(backend, name):
 
 def projects_locations_queues_tasks_run(backend, name, body):
     """Sends now, even on a paused queue or past its rate limits; answers the task as claimed."""
+    _known_fields_only(body, "RunTaskRequest")
     queue, task_id = _split_task_name(name)
     claimed = backend.store.run_task(queue, task_id)
     stored = backend.store.get_task(queue, task_id)  # read before sending: a success deletes it
@@ -462,8 +595,11 @@ def _status_of(exc) -> dict:
 
 
 def projects_locations_queues_tasks_batch_create(backend, parent, body):
+    _known_fields_only(body, "BatchCreateTasksRequest")
     requests_ = body.get("requests") or []
-    if len(requests_) > 100:
+    if not requests_:
+        raise InvalidArgument("requests is required: a batch creates 1 to 100 tasks")
+    if len(requests_) > MAX_BATCH_CREATE:
         raise InvalidArgument("A batch creates at most 100 tasks")
     backend.store.get(parent)
     created, failed = [], {}
@@ -479,26 +615,25 @@ def projects_locations_queues_tasks_batch_create(backend, parent, body):
 def _wire_tasks(tasks: list) -> list:
     """Tasks inside an Operation's untyped response, written as the engine writes any Task."""
     from queueservice.engine import wire
-    from queueservice.engine.discovery import load_document
 
-    global _DOCUMENT
-    if _DOCUMENT is None:
-        _DOCUMENT = load_document(Path(__file__).with_suffix(".api"))
-    return [wire.shape(task, "Task", _DOCUMENT, int64_strings=INT64_AS_STRINGS) for task in tasks]
-
-
-_DOCUMENT = None
+    return [wire.shape(task, "Task", _document(), int64_strings=INT64_AS_STRINGS) for task in tasks]
 
 
 def projects_locations_queues_tasks_batch_delete(backend, parent, body):
+    _known_fields_only(body, "BatchDeleteTasksRequest")
     names = body.get("names") or []
-    if len(names) > 1000:
+    if not names:
+        raise InvalidArgument("names is required: a batch deletes 1 to 1000 tasks")
+    if len(names) > MAX_BATCH_DELETE:
         raise InvalidArgument("A batch deletes at most 1000 tasks")
     backend.store.get(parent)
     failed = {}
     for index, name in enumerate(names):
         try:
             queue, task_id = _split_task_name(name)
+            if queue != parent:  # a batch never reaches into another queue
+                raise InvalidArgument(f"The queue name from request ('{parent}') must be the same as the queue "
+                                      f"name in the named task ('{queue}').")
             backend.store.delete_task(queue, task_id)
         except ApiError as exc:  # batchDelete is not atomic: each failure is reported
             failed[str(index)] = _status_of(exc)
@@ -507,6 +642,7 @@ def projects_locations_queues_tasks_batch_delete(backend, parent, body):
 
 def projects_locations_queues_tasks_buffer(backend, queue, task_id, body):
     """A task for the queue's HTTP target, its body the request's."""
+    _known_fields_only(body, "BufferTaskRequest")
     target = backend.store.get(queue).queue.get("httpTarget") or {}
     override = target.get("uriOverride") or {}
     if not override.get("host"):

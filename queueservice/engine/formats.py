@@ -11,8 +11,10 @@ import binascii
 import re
 from datetime import datetime, timedelta, timezone
 
-_DATETIME = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})")
-_DURATION = re.compile(r"(-)?(\d{1,12})(?:\.(\d{1,9}))?s")
+_DATETIME = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})", re.ASCII)
+_DURATION = re.compile(r"(-)?(\d{1,12})(?:\.(\d{1,9}))?s", re.ASCII)
+#: google.protobuf.Duration's range: about 10,000 years either way.
+MAX_DURATION_SECONDS = 315_576_000_000
 _FIELD_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -44,6 +46,8 @@ def parse_duration(text: str) -> int:
     if not match:
         raise ValueError('must be a duration in seconds such as "3.5s"')
     sign, whole, fraction = match.groups()
+    if int(whole) > MAX_DURATION_SECONDS:
+        raise ValueError(f"is longer than the longest duration, {MAX_DURATION_SECONDS}s")
     usec = int(whole) * 1_000_000 + int((fraction or "0").ljust(9, "0")[:6])
     return -usec if sign else usec
 

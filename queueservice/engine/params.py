@@ -14,7 +14,8 @@ _INT_RANGES = {
     "int64": (-(2**63), 2**63 - 1),
     "uint64": (0, 2**64 - 1),
 }
-_INTEGER = re.compile(r"^[+-]?\d{1,20}$")
+_INTEGER = re.compile(r"^[+-]?[0-9]{1,20}$")  # ASCII digits only: int() also takes "١" and "1_0"
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?:Infinity|inf|NaN|nan)")
 
 
 def _invalid(name, value, why, location_type="parameter"):
@@ -60,10 +61,9 @@ def convert(param, raw: str, *, location_type: str = "parameter"):
         if not low <= value <= high:
             raise _invalid(name, raw, f"out of range for {fmt or 'int32'}", location_type)
     elif kind == "number":
-        try:
-            value = float(raw)
-        except ValueError:
-            raise _invalid(name, raw, "must be a number", location_type) from None
+        if not _NUMBER.fullmatch(raw):
+            raise _invalid(name, raw, "must be a number", location_type)
+        value = float(raw)
         if value != value or value in (float("inf"), float("-inf")):
             raise _invalid(name, raw, "must be a finite number", location_type)
     elif fmt in formats.PARSERS:

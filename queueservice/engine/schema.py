@@ -25,9 +25,11 @@ def _object(value, schema, schemas, where, depth):
     if depth > _MAX_DEPTH:
         raise InvalidArgument("Request body nests too deeply")
     props = schema.get("properties", {})
+    extra = schema.get("additionalProperties")  # a map's values (`headers`) have a type too
+    extra = extra if isinstance(extra, dict) else None
     out = {}
     for key, item in value.items():
-        spec = props.get(key)
+        spec = props.get(key, extra)
         out[key] = item if spec is None else _value(item, spec, schemas, f"{where}.{key}" if where else key, depth)
     return out
 

@@ -11,24 +11,54 @@ import copy
 import math
 import re
 
-from queueservice.errors import InvalidArgument
+from queueservice.errors import Forbidden, InvalidArgument
 
 SECOND = 1_000_000
-QUEUE_NAME = re.compile(r"projects/([A-Za-z0-9.:_-]+)/locations/([A-Za-z0-9_-]+)/queues/([A-Za-z0-9-]{1,100})")
+QUEUE_NAME = re.compile(r"projects/([^/]+)/locations/([^/]+)/queues/([^/]+)")
+LOCATION_NAME = re.compile(r"projects/([^/]+)/locations/([^/]+)")
+#: A project id, a domain-scoped one (`example.com:app`) too; it starts and ends with a letter or digit.
+PROJECT_ID = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.:_-]{0,98}[A-Za-z0-9])?")
+LOCATION_ID = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?")
+QUEUE_ID = re.compile(r"[A-Za-z0-9-]{1,100}")
+#: A host name or address (IPv6 in brackets) for httpTarget.uriOverride.host.
+HOST = re.compile(r"[A-Za-z0-9._~-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]")
+#: An HTTP header name (RFC 9110 token).
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 MAX_DISPATCHES_PER_SECOND = 500.0
 MAX_CONCURRENT_DISPATCHES = 5000
 STATES = ("RUNNING", "PAUSED", "DISABLED")
 #: Fields an update may change (state is changed by pause and resume only; maxBurstSize is derived).
 UPDATABLE = ("appEngineRoutingOverride", "httpTarget", "rateLimits", "retryConfig", "stackdriverLoggingConfig")
+#: Fields an update mask may name but an update leaves as they are.
+OUTPUT_ONLY = ("name", "state", "purgeTime")
 
 
 def split_name(name: str) -> tuple:
-    """(project, location, queue id) of `projects/P/locations/L/queues/Q`, or InvalidArgument."""
+    """(project, location, queue id) of `projects/P/locations/L/queues/Q`, or InvalidArgument;
+    a project id that cannot be one is PERMISSION_DENIED, as Google answers a parent it cannot resolve."""
     match = QUEUE_NAME.fullmatch(name or "")
-    if not match:
+    if not match or not LOCATION_ID.fullmatch(match.group(2)) or not QUEUE_ID.fullmatch(match.group(3)):
         raise InvalidArgument('Queue name must be formatted: '
                               '"projects/<PROJECT_ID>/locations/<LOCATION_ID>/queues/<QUEUE_ID>".')
+    check_project(match.group(1))
     return match.groups()
+
+
+def split_location(name: str) -> tuple:
+    """(project, location) of `projects/P/locations/L`, or InvalidArgument (PERMISSION_DENIED for the project)."""
+    match = LOCATION_NAME.fullmatch(name or "")
+    if not match or not LOCATION_ID.fullmatch(match.group(2)):
+        raise InvalidArgument('Location name must be formatted: "projects/<PROJECT_ID>/locations/<LOCATION_ID>".')
+    check_project(match.group(1))
+    return match.groups()
+
+
+def check_project(project: str) -> str:
+    """The project id, or Google's answer to a project it cannot resolve (guide 1.6, AG)."""
+    if not PROJECT_ID.fullmatch(project):
+        shown = project if len(project) <= 100 else project[:97] + "..."
+        raise Forbidden(f"Permission denied on resource project {shown}.")
+    return project
 
 
 def burst_for(rate: float) -> int:
@@ -76,21 +106,73 @@ def check(queue: dict) -> dict:
         raise InvalidArgument("stackdriverLoggingConfig.samplingRatio must be between 0.0 and 1.0")
     if queue.get("state", "RUNNING") not in STATES:
         raise InvalidArgument(f"state must be one of {', '.join(STATES)}")
+    _check_http_target(queue.get("httpTarget") or {})
     return queue
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_BUT_TAB = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def has_control_characters(text: str, allow_tab: bool = False) -> bool:
+    """Whether `text` holds a character no URL or header may carry as is (CR and LF would split a request)."""
+    return bool((_CONTROL_BUT_TAB if allow_tab else _CONTROL).search(text))
+
+
+def check_header(key, value, where: str) -> None:
+    """A header a task or a queue's httpTarget sends: a token for a name, a value on one line."""
+    if not isinstance(key, str) or not HEADER_NAME.fullmatch(key):
+        raise InvalidArgument(f"{where}: header name {str(key)[:100]!r} is not a valid HTTP header name")
+    if not isinstance(value, str) or has_control_characters(value, allow_tab=True):
+        raise InvalidArgument(f"{where}: the value of header {key} must be text on one line")
+
+
+def _check_http_target(target: dict) -> None:
+    override = target.get("uriOverride")
+    if override is not None:
+        host = override.get("host")
+        if host is not None and not HOST.fullmatch(host):
+            raise InvalidArgument("httpTarget.uriOverride.host must be a host name such as example.com; "
+                                  "it cannot be empty")
+        port = override.get("port")
+        if port is not None and not 0 <= port <= 65535:
+            raise InvalidArgument(f"httpTarget.uriOverride.port must be a positive port number "
+                                  f"(0 removes the port), not {port}")
+        path = (override.get("pathOverride") or {}).get("path")
+        if path and (not path.startswith("/") or " " in path or has_control_characters(path)):
+            raise InvalidArgument("httpTarget.uriOverride.pathOverride.path must start with / "
+                                  "and hold no spaces or control characters")
+        query = (override.get("queryOverride") or {}).get("queryParams")
+        if query and (" " in query or "#" in query or has_control_characters(query)):
+            raise InvalidArgument("httpTarget.uriOverride.queryOverride.queryParams must hold no spaces, "
+                                  "# or control characters")
+    for index, item in enumerate(target.get("headerOverrides") or []):
+        header = (item or {}).get("header") or {}
+        check_header(header.get("key"), header.get("value", ""), f"httpTarget.headerOverrides[{index}]")
+    if target.get("oauthToken") and target.get("oidcToken"):
+        raise InvalidArgument("httpTarget can have an oauthToken or an oidcToken, not both")
 
 
 def updated(current: dict, body: dict, mask: list | None) -> dict:
     """`current` changed by an update: the mask's paths from `body` (an empty mask: every value the
-    body gives, field by field). `name` and `state` are never changed this way, as on Google."""
+    body gives, field by field). `name`, `state` and `purgeTime` are never changed this way, as on
+    Google; a rate limit or retry setting the update clears is back to its default."""
     out = copy.deepcopy(current)
     paths = mask or [p for f in UPDATABLE if f in body for p in _leaf_paths(body[f], f)]
     for path in paths:
         top = path.split(".", 1)[0]
-        if top not in UPDATABLE and top not in ("name", "state"):
+        if top not in UPDATABLE and top not in OUTPUT_ONLY:
             raise InvalidArgument(f"updateMask names an unknown field: {path}")
-        if top in ("name", "state"):
+        if top in OUTPUT_ONLY:
             continue
         _set_path(out, path, _get_path(body, path))
+    # A field the update cleared (in the mask, not in the body) is back to Google's default, so a
+    # queue always has its rate limits and retry settings.
+    defaults = default_queue(out["name"]) if "name" in out else {}
+    for part in ("rateLimits", "retryConfig"):
+        if part in defaults:
+            out[part] = {**defaults[part], **(out.get(part) or {})}
+    out = {key: out[key] for key in [*current, *out] if key in out}  # fields keep their order
     rate = (out.get("rateLimits") or {}).get("maxDispatchesPerSecond")
     if rate is not None and any(p.startswith("rateLimits") for p in paths):
         out["rateLimits"]["maxBurstSize"] = burst_for(rate)  # output only: an update derives it again
@@ -113,9 +195,14 @@ def _get_path(value: dict, path: str):
 
 
 def _set_path(target: dict, path: str, value) -> None:
+    """Set (or, for None, remove) one path; clearing a path makes none of its parents."""
     *parents, leaf = path.split(".")
     for part in parents:
-        target = target.setdefault(part, {})
+        if not isinstance(target.get(part), dict):
+            if value is None:
+                return
+            target[part] = {}
+        target = target[part]
     if value is None:
         target.pop(leaf, None)
     else:
