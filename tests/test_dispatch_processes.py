@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -264,6 +265,8 @@ def test_a_task_whose_dispatcher_is_killed_mid_request_is_sent_again_after_its_c
     def first_held(record):
         if record["headers"]["X-Cloudtasks-Taskretrycount"] == "0":
             release.wait(WAIT * 2)  # never answered while its sender lives
+        else:  # the task as GetTask shows it while its second attempt is under way
+            record["seen"] = requests.get(f"{server.url}/v2/{queue}/tasks/held?responseView=FULL", timeout=10).json()
         return 200
 
     receiver.behaviours["killed"] = first_held
@@ -282,7 +285,7 @@ def test_a_task_whose_dispatcher_is_killed_mid_request_is_sent_again_after_its_c
         assert seen.first_attempt.dispatch_time.timestamp() > 0
 
         workers.append(WorkerProcess(redis_url))
-        time.sleep(1.2)  # the new dispatcher idles: the dead one's claim still holds the task
+        time.sleep(1.0)  # the new dispatcher idles: the dead one's claim still holds the task
         assert len(receiver.of("killed")) == 1, "sent again before its claim ran out"
 
         advance_clock(server, 15 + 5 + 1)  # past the dispatch deadline plus the claim's grace
@@ -292,6 +295,9 @@ def test_a_task_whose_dispatcher_is_killed_mid_request_is_sent_again_after_its_c
         assert headers["X-Cloudtasks-Taskretrycount"] == "1"
         assert headers["X-Cloudtasks-Taskexecutioncount"] == "0"  # no answer came to the first
         assert "X-Cloudtasks-Taskpreviousresponse" not in headers  # nor any status to report
+        assert (int(second["seen"]["dispatchCount"]), int(second["seen"].get("responseCount", 0))) == (2, 0)
+        first_dispatch = datetime.fromisoformat(second["seen"]["firstAttempt"]["dispatchTime"].replace("Z", "+00:00"))
+        assert first_dispatch == seen.first_attempt.dispatch_time  # still the killed attempt's
         wait_until(lambda: gone(server, task.name), timeout=WAIT, what="the task to go after its success")
         time.sleep(0.5)
         assert len(receiver.of("killed")) == 2
