@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
@@ -353,6 +354,59 @@ def test_max_concurrent_dispatches_1_never_has_two_requests_in_flight(pair, clie
     assert sorted(r["task"] for r in got) == sorted(f"c{i}" for i in range(8))
     instances = collections.Counter(r["instance"] for r in got)
     assert set(instances) == {"a", "b"}, f"both instances must take part: {instances}"
+
+
+def commands_per_second(redis_proc, seconds: float = 0.5) -> float:
+    """Commands the Redis server ran per second, over `seconds` from now."""
+    client = redis.Redis(port=redis_proc.port, socket_timeout=5)
+    before = client.info("stats")["total_commands_processed"]
+    time.sleep(seconds)
+    after = client.info("stats")["total_commands_processed"]
+    client.close()
+    return (after - before - 2) / seconds  # not counting our own INFO
+
+
+#: Commands per second the four dispatchers of `pair` may cost Redis while none of them may send:
+#: polling every queue of this module a few times a second is some tens.
+IDLE_COMMANDS_PER_SECOND = 1000
+
+
+def test_dispatchers_with_a_backlog_they_may_not_send_yet_do_not_spin(pair, clients, receiver, redis_proc):
+    """Tasks held back by a pause, a spent rate or full concurrency wait without cost: the dispatchers
+    sleep until something can change, they do not ask Redis again and again."""
+    a, b = clients
+    measured = {}
+    release = threading.Event()
+
+    paused = make_queue(a, "spin-paused")
+    a.pause_queue(name=paused)
+    for i in range(10):
+        b.create_task(parent=paused, task=app_engine_task(paused, f"p{i}"))
+    time.sleep(0.2)
+    measured["paused"] = commands_per_second(redis_proc)
+    a.purge_queue(name=paused)
+
+    full = make_queue(a, "spin-full", rate_limits={"max_concurrent_dispatches": 1})
+    receiver.behaviours["spin-full"] = lambda record: release.wait(WAIT) and 200
+    try:
+        for i in range(3):
+            b.create_task(parent=full, task=app_engine_task(full, f"f{i}"))
+        receiver.wait_for("spin-full", 1)
+        measured["concurrency full"] = commands_per_second(redis_proc)
+        a.purge_queue(name=full)
+    finally:
+        release.set()
+        receiver.behaviours.pop("spin-full", None)
+
+    rated = make_queue(a, "spin-rated", rate_limits={"max_dispatches_per_second": 1})
+    for i in range(10):
+        b.create_task(parent=rated, task=app_engine_task(rated, f"r{i}"))
+    receiver.wait_for("spin-rated", 1)
+    measured["rate spent"] = commands_per_second(redis_proc)
+    a.purge_queue(name=rated)
+
+    busy = {why: round(rate) for why, rate in measured.items() if rate > IDLE_COMMANDS_PER_SECOND}
+    assert not busy, f"Redis commands per second while nothing may be sent: {busy} (limit {IDLE_COMMANDS_PER_SECOND})"
 
 
 # --- 4. pause, resume, purge, delete across processes ------------------------------------------
