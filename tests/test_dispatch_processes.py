@@ -387,7 +387,11 @@ def test_dispatchers_with_a_backlog_they_may_not_send_yet_do_not_spin(pair, clie
     a.purge_queue(name=paused)
 
     full = make_queue(a, "spin-full", rate_limits={"max_concurrent_dispatches": 1})
-    receiver.behaviours["spin-full"] = lambda record: release.wait(WAIT) and 200
+    def held(record):
+        release.wait(WAIT)
+        return 200
+
+    receiver.behaviours["spin-full"] = held
     try:
         for i in range(3):
             b.create_task(parent=full, task=app_engine_task(full, f"f{i}"))
