@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
 import time
 
 import pytest
@@ -242,3 +246,34 @@ def test_batch_create_and_delete_report_through_an_operation(client, server):
                              json={"names": [f"{name}/tasks/b1", f"{name}/tasks/none"]}, timeout=10).json()
     assert list(gone["metadata"]["failedRequests"]) == ["1"]
     assert not list(client.list_tasks(parent=name))
+
+
+GCLOUD = shutil.which("gcloud")
+
+
+@pytest.mark.skipif(GCLOUD is None, reason="gcloud (Debian's google-cloud-cli) is not installed on this machine")
+def test_gcloud_creates_the_seed_queue_and_an_http_task_through_the_endpoint_override(server, receiver, tmp_path):
+    env = {**os.environ, "CLOUDSDK_CONFIG": str(tmp_path), "CLOUDSDK_CORE_PROJECT": "demo",
+           "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDTASKS": server.url + "/",
+           "CLOUDSDK_AUTH_DISABLE_CREDENTIALS": "true", "CLOUDSDK_CORE_DISABLE_PROMPTS": "1",
+           "CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK": "true", "CLOUDSDK_CORE_DISABLE_USAGE_REPORTING": "true"}
+
+    def gcloud(*args):
+        done = subprocess.run([GCLOUD, *args, "--location", "us-central1", "--format", "json"], env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout or "null")
+
+    gcloud("tasks", "queues", "create", "gcloud-seed", "--max-dispatches-per-second", "5", "--max-attempts", "-1",
+           "--max-retry-duration", "3600s", "--min-backoff=10s", "--max-backoff=30s", "--max-concurrent-dispatches", "1")
+    described = gcloud("tasks", "queues", "describe", "gcloud-seed")
+    assert described["rateLimits"] == {"maxBurstSize": 5, "maxConcurrentDispatches": 1, "maxDispatchesPerSecond": 5.0}
+    assert described["retryConfig"] == {"maxAttempts": -1, "maxBackoff": "30s", "maxDoublings": 16,
+                                        "maxRetryDuration": "3600s", "minBackoff": "10s"}
+    gcloud("tasks", "create-http-task", "--queue", "gcloud-seed", "--url", receiver.url + "/from-gcloud",
+           "--method", "PUT", "--body-content", "hi")
+    deadline = time.monotonic() + 10
+    while "/from-gcloud" not in [p for _, p, _, _ in receiver.requests] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (hit,) = [r for r in receiver.requests if r[1] == "/from-gcloud"]
+    assert hit[0] == "PUT" and hit[3] == b"hi"
