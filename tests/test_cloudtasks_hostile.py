@@ -176,7 +176,7 @@ def test_an_unknown_field_is_refused_with_googles_message(web, store, method):
 @pytest.mark.parametrize("method, body, where", cases(
     ["queues.create"],
     ({"name": f"{P}/queues/new", "rateLimits": {"maxBurst": 5}}, "at 'queue.rate_limits'"),
-    ({"name": f"{P}/queues/new", "rate_limits": {"maxDispatchesPerSecond": 5}}, '"rate_limits"'),
+    ({"name": f"{P}/queues/new", "rate_limit": {"maxDispatchesPerSecond": 5}}, '"rate_limit"'),
     ({"name": f"{P}/queues/new", "httpTarget": {"uriOverride": {"hostname": "x"}}}, "at 'queue.http_target.uri_override'"),
 ) + cases(
     ["queues.tasks.create"],
@@ -195,6 +195,19 @@ def test_an_unknown_field_is_refused_with_googles_message(web, store, method):
 def test_an_unknown_nested_field_is_refused_where_it_is(web, store, method, body, where):
     verb, path, _ = METHODS[method]
     refused(web, store, verb, path, body, 400, "INVALID_ARGUMENT", where)
+
+
+def test_proto_field_names_are_read_as_the_documents_names():
+    """Google's JSON parser takes a field's proto name too (`rate_limits`, `schedule_time`)."""
+    settings = Settings(redis_url="redis://unused", log_level="CRITICAL")
+    web = create_app(settings, redis_client=fakeredis.FakeRedis(server=fakeredis.FakeServer())).test_client()
+    name = f"{P}/queues/snake"
+    made = web.post(f"/v2/{P}/queues", json={"name": name, "rate_limits": {"max_dispatches_per_second": 7}})
+    assert made.status_code == 200 and made.get_json()["rateLimits"]["maxDispatchesPerSecond"] == 7
+    later = _in(3600)
+    task = web.post(f"/v2/{name}/tasks", json={"task": {"http_request": {"url": "http://x/", "http_method": "PUT"},
+                                                         "schedule_time": later}}).get_json()
+    assert task["httpRequest"]["httpMethod"] == "PUT" and task["scheduleTime"] == later
 
 
 # --- wrong types and values, for every kind of field ---------------------------------------------

@@ -1,7 +1,9 @@
 """Checks request bodies against the document's schemas and converts their typed fields.
 
 int64 fields are strings in discovery documents; clients send numbers or numeric strings,
-so both are accepted and turned into ints. Unknown fields are ignored, as Google did.
+so both are accepted and turned into ints. Unknown fields are ignored, as Google did. A field may
+also be named as its proto field is (`schedule_time` for `scheduleTime`), as Google's JSON parser
+takes it; it is read under the document's name.
 """
 
 from __future__ import annotations
@@ -29,9 +31,18 @@ def _object(value, schema, schemas, where, depth):
     extra = extra if isinstance(extra, dict) else None
     out = {}
     for key, item in value.items():
+        if key not in props and extra is None and "_" in key:
+            camel = _lower_camel(key)
+            if camel in props and camel not in value:
+                key = camel
         spec = props.get(key, extra)
         out[key] = item if spec is None else _value(item, spec, schemas, f"{where}.{key}" if where else key, depth)
     return out
+
+
+def _lower_camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 def _value(item, spec, schemas, where, depth):
