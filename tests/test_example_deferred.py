@@ -151,3 +151,18 @@ def test_an_http_task_reaches_the_app_with_cloud_tasks_headers(producer, example
     task_id = task.name.rsplit("/", 1)[1]
     wait_until(lambda: f"welcome alice (HTTP task {task_id} of queue default, retry 0)" in example_app.log.read_text(),
                timeout=10, what="the HTTP task")
+
+
+def test_queue_yaml_push_queues_exist_in_any_project_for_every_method(service):
+    """A queue of queue.yaml is made on first use by whatever method names it, not only CreateTask
+    (here batchCreate, IAM, purge), with the settings `gcloud app deploy` would give it."""
+    base = f"{service.url}/v2/projects/other-app/locations/europe-west1/queues"
+    made = requests.post(f"{base}/run-in-order/tasks:batchCreate", timeout=10, json={"requests": [
+        {"task": {"httpRequest": {"url": "http://127.0.0.1:9/"}, "scheduleTime": "2099-01-01T00:00:00Z"}}]})
+    assert made.status_code in (200, 400), made.text   # a schedule past 30 days fails per task, not the call
+    queue = requests.get(f"{base}/run-in-order", timeout=10).json()
+    assert queue["rateLimits"]["maxConcurrentDispatches"] == 1 and queue["rateLimits"]["maxDispatchesPerSecond"] == 5
+    assert requests.post(f"{base}/push-notifications:getIamPolicy", json={}, timeout=10).status_code == 200
+    purged = requests.post(f"{base}/default:purge", json={}, timeout=10).json()
+    assert purged["retryConfig"]["maxAttempts"] == 4 and "purgeTime" in purged
+    assert requests.get(f"{base}/not-configured", timeout=10).status_code == 404

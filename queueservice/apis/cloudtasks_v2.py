@@ -456,6 +456,7 @@ def projects_locations_queues_patch(backend, name, body, update_mask=None):
 
 
 def projects_locations_queues_delete(backend, name):
+    _queue(backend, name)
     backend.store.delete(name)
 
 
@@ -473,6 +474,7 @@ def projects_locations_queues_resume(backend, name, body):
 
 def projects_locations_queues_purge(backend, name, body):
     _known_fields_only(body, "PurgeQueueRequest")
+    _queue(backend, name)
     return backend.store.purge(name).resource()
 
 
@@ -484,7 +486,7 @@ def _check_policy_version(version, where: str) -> None:
 def projects_locations_queues_get_iam_policy(backend, resource, body):
     _known_fields_only(body, "GetIamPolicyRequest")
     _check_policy_version((body.get("options") or {}).get("requestedPolicyVersion"), "options.requestedPolicyVersion")
-    backend.store.get(resource)
+    _queue(backend, resource)
     raw = backend.redis.hget("ct:iam", resource)
     return json.loads(raw) if raw else {"version": 1, "etag": b"\x00"}
 
@@ -492,7 +494,7 @@ def projects_locations_queues_get_iam_policy(backend, resource, body):
 def projects_locations_queues_set_iam_policy(backend, resource, body):
     _known_fields_only(body, "SetIamPolicyRequest")
     _check_policy_version((body.get("policy") or {}).get("version"), "policy.version")
-    backend.store.get(resource)
+    _queue(backend, resource)
     policy = {**(body.get("policy") or {}), "etag": secrets.token_bytes(8)}
     stored = {**policy, "etag": base64.b64encode(policy["etag"]).decode()}
     backend.redis.hset("ct:iam", resource, json.dumps(stored))
@@ -504,7 +506,7 @@ def projects_locations_queues_test_iam_permissions(backend, resource, body):
     wild = [p for p in body.get("permissions") or [] if "*" in p]
     if wild:
         raise InvalidArgument(f"Permissions with wildcards are not allowed: {wild[0][:100]}")
-    backend.store.get(resource)
+    _queue(backend, resource)
     return {"permissions": list(body.get("permissions") or [])}
 
 
@@ -601,7 +603,7 @@ def projects_locations_queues_tasks_batch_create(backend, parent, body):
         raise InvalidArgument("requests is required: a batch creates 1 to 100 tasks")
     if len(requests_) > MAX_BATCH_CREATE:
         raise InvalidArgument("A batch creates at most 100 tasks")
-    backend.store.get(parent)
+    _queue(backend, parent)
     created, failed = [], {}
     for index, request in enumerate(requests_):
         try:
@@ -626,7 +628,7 @@ def projects_locations_queues_tasks_batch_delete(backend, parent, body):
         raise InvalidArgument("names is required: a batch deletes 1 to 1000 tasks")
     if len(names) > MAX_BATCH_DELETE:
         raise InvalidArgument("A batch deletes at most 1000 tasks")
-    backend.store.get(parent)
+    _queue(backend, parent)
     failed = {}
     for index, name in enumerate(names):
         try:
@@ -643,7 +645,7 @@ def projects_locations_queues_tasks_batch_delete(backend, parent, body):
 def projects_locations_queues_tasks_buffer(backend, queue, task_id, body):
     """A task for the queue's HTTP target, its body the request's."""
     _known_fields_only(body, "BufferTaskRequest")
-    target = backend.store.get(queue).queue.get("httpTarget") or {}
+    target = _queue(backend, queue).queue.get("httpTarget") or {}
     override = target.get("uriOverride") or {}
     if not override.get("host"):
         raise InvalidArgument("buffer needs a queue whose httpTarget has a uriOverride with a host")

@@ -139,7 +139,7 @@ def load_queue_yaml(path: str, pattern=QUEUE_NAME) -> dict:
                                    "twice; remove or rename one")
         queues[queue.name] = queue
     pull = sum(1 for q in queues.values() if q.mode == "pull")
-    log.info("QUEUE_CONFIG %s: loaded %d queues (%d pull, %d push; only pull queues are served)",
+    log.info("QUEUE_CONFIG %s: loaded %d queues (%d pull, %d push; pull queues are served by TaskQueue, push queues by Cloud Tasks)",
              path, len(queues), pull, len(queues) - pull)
     return queues
 
