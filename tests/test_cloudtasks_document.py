@@ -211,14 +211,14 @@ def test_no_description_is_googles():
 def test_the_engine_loads_and_routes_it_without_ambiguity():
     doc = load_document(OURS)
     assert len(doc.methods) == 24
-    routes = build_routes([SimpleNamespace(document=doc)])
+    routes = build_routes([SimpleNamespace(document=doc, aliases={})])
     assert len(routes) == 24
 
 
 def _url_map(doc):
     """As the app routes a document: werkzeug rules with one converter per `{+x}` pattern."""
     converters = PatternConverters()
-    routes = build_routes([SimpleNamespace(document=doc)], converters)
+    routes = build_routes([SimpleNamespace(document=doc, aliases={})], converters)
     url_map = Map([Rule(r.rule, endpoint=i, methods=[r.method.http_method]) for i, r in enumerate(routes)],
                   converters=converters.classes(), strict_slashes=False, merge_slashes=False)
     return routes, url_map.bind("localhost")
