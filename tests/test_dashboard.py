@@ -194,3 +194,40 @@ def test_redis_outage_shows_html_errors_and_a_stale_badge(browser):
         redis_server.stop()
         if restarted:
             restarted.stop()
+
+
+def test_a_push_queue_is_seen_paused_resumed_and_its_finished_task_shown(server, page, queue):
+    """Cloud Tasks queues in the browser: settings and counts, pause and resume buttons, a task run
+    now, and the finished task with its attempts (the target refuses connections: no answer)."""
+    import requests
+
+    parent = "projects/dash-push/locations/here"
+    name = f"{parent}/queues/{queue}"
+    requests.post(f"{server.url}/v2/{parent}/queues", timeout=10, json={
+        "name": name, "rateLimits": {"maxDispatchesPerSecond": 7}, "retryConfig": {"maxAttempts": 1}}).raise_for_status()
+    requests.post(f"{server.url}/v2/{name}:pause", json={}, timeout=10).raise_for_status()
+    requests.post(f"{server.url}/v2/{name}/tasks", timeout=10, json={"task": {
+        "name": f"{name}/tasks/nowhere", "httpRequest": {"url": "http://127.0.0.1:9/hook", "body": "eyJhIjogMX0="}}}
+                  ).raise_for_status()
+
+    page.goto(f"{server.url}/dashboard/")
+    page.click(f"#push-queues >> text=here:{queue}")
+    assert page.locator("#queue-state").inner_text() == "PAUSED"
+    assert "7/s" in page.locator("#settings").inner_text() and "1 attempt," in page.locator("#settings").inner_text()
+    assert page.locator('#counts b[data-field="scheduled"]').inner_text() == "1"
+    page.click('tr[data-task="nowhere"] >> text=Run now')   # paused: only a run sends it
+    page.wait_for_selector(".notice.ok")
+    page.goto(f"{server.url}/dashboard/q/dash-push/here:{queue}?api=cloudtasks&state=finished")
+    page.wait_for_selector('tr[data-task="nowhere"]')
+    page.click('tr[data-task="nowhere"] a')
+    assert "dropped" in page.locator("h1").inner_text()
+    assert "no answer" in page.locator("#attempts").inner_text()
+    assert '"a": 1' in page.locator("#payload").inner_text()
+
+    page.goto(f"{server.url}/dashboard/q/dash-push/here:{queue}?api=cloudtasks")
+    page.click("text=Resume queue")
+    page.wait_for_selector(".notice.ok")
+    assert page.locator("#queue-state").inner_text() == "RUNNING"
+    page.click("text=Pause queue")
+    page.wait_for_selector(".notice.ok")
+    assert requests.get(f"{server.url}/v2/{name}", timeout=10).json()["state"] == "PAUSED"
