@@ -3,7 +3,8 @@
 The load a benchmark reads after it ran includes its own processes, so besides the load average
 (printed before and after, as every benchmark here does) `Machine` measures what the rest of the
 machine used meanwhile: CPU time of every process on it, less that of our own process tree.
-That, and the load average before a run, decide whether figures may go into the README.
+That (per scenario), and the load average before a run starts, decide whether figures may go
+into the README.
 """
 
 from __future__ import annotations
@@ -136,7 +137,9 @@ class Window:
                 f"other processes used {self.others_cores:.2f} cores meanwhile (steal {self.steal_cores:.2f})")
 
     def too_loaded(self) -> bool:
-        return self._begin["load"] > README_LOAD or self.others_cores > README_LOAD
+        """Other processes kept more than README_LOAD cores busy (or the hypervisor took them).
+        The load average is no measure here: within a run it counts our own processes."""
+        return self.others_cores + self.steal_cores > README_LOAD
 
 
 def percentile(values, pct: float):

@@ -72,8 +72,11 @@ def sleep_until_usec(usec: int) -> None:
 
 
 def due_after_fill(stack: Stack, count: int, margin_secs: float = 1.5) -> int:
-    """A due time far enough ahead that a fill of `count` tasks ends well before it."""
-    return now_usec() + int((stack.fills.seconds_for(count) * 1.5 + margin_secs) * 1e6)
+    """A due time far enough ahead that a fill of `count` tasks ends well before it: twice as long
+    as the last fills took, and at least as long as at 5000 tasks/s (a fill slows down a lot on a
+    loaded machine)."""
+    secs = max(2 * stack.fills.seconds_for(count), count / 5000)
+    return now_usec() + int((secs + margin_secs) * 1e6)
 
 
 def fill_due_at(stack: Stack, queue_id: str, count: int, margin_secs: float = 1.5) -> int:
