@@ -5,7 +5,7 @@
 One asyncio process with a hand-written HTTP/1.1 parser (keep-alive, Content-Length bodies): a few
 tens of µs per request, so it is never what limits a dispatcher (the benchmarks check that with wrk
 and print its CPU). For each request it keeps (arrival time in ns since the epoch, task id, queue
-id, ETA header), read from X-CloudTasks-* or X-AppEngine-* headers. Control paths, not recorded:
+id, ETA header), read from X-CloudTasks-* or X-AppEngine-* headers (a queue name is cut to its id). Control paths, not recorded:
 `GET /__records?since=N` answers the records from the N-th on as JSON, `POST /__clear` forgets them.
 """
 
@@ -51,8 +51,8 @@ class Connection(asyncio.Protocol):
                     length = int(value)
                 elif key in NAME_HEADERS:
                     name = value.strip().decode()
-                elif key in QUEUE_HEADERS:
-                    queue = value.strip().decode()
+                elif key in QUEUE_HEADERS:  # an id; the peer emulator sends the whole queue name
+                    queue = value.strip().decode().rsplit("/", 1)[-1]
                 elif key in ETA_HEADERS:
                     eta = value.strip().decode()
                 elif key == b"connection":
