@@ -193,6 +193,9 @@ class Stack:
         answer.raise_for_status()
         return answer.json()
 
+    def pause_queue(self, queue_id: str) -> None:
+        self.session.post(self.url(f"{PARENT}/queues/{queue_id}:pause"), json={}).raise_for_status()
+
     def delete_queue(self, queue_id: str) -> None:
         self.session.delete(self.url(f"{PARENT}/queues/{queue_id}")).raise_for_status()
 

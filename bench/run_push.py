@@ -30,6 +30,8 @@ Scenarios (each on queues of its own, deleted afterwards):
               the service processes and of redis-server (goal: flat).
   idle        the same queue with 1 million tasks due tomorrow, nothing due: CPU of the
               dispatcher processes and of redis-server over 30 s (goal < 2% of a core).
+  paused      a paused queue holding 10 due tasks, nothing else to do: CPU over 10 s (an idle
+              service too; the same goal).
 
 CPU is read from /proc (user + system) per process group: dispatchers (the processes that run a
 dispatcher), service (those plus gunicorn's master), redis-server, receiver. The receiver's
@@ -52,10 +54,10 @@ from pathlib import Path
 from bench.measure import ReadmeGuard, Window, fmt, median, percentile
 from bench.push_stack import DAY_USEC, Stack, now_usec, unique
 
-SCENARIOS = ["throughput", "latency", "scheduled", "rates", "depth", "idle"]
-FULL = dict(throughput_secs=30, latency_secs=20, scheduled_secs=20, rate_secs=20, idle_secs=30,
+SCENARIOS = ["throughput", "latency", "scheduled", "rates", "depth", "idle", "paused"]
+FULL = dict(throughput_secs=30, latency_secs=20, scheduled_secs=20, rate_secs=20, idle_secs=30, paused_secs=10,
             depths="1000,10000,100000,1000000", depth_calls=2000, idle_depth=1_000_000)
-QUICK = dict(throughput_secs=3, latency_secs=3, scheduled_secs=2, rate_secs=3, idle_secs=5,
+QUICK = dict(throughput_secs=3, latency_secs=3, scheduled_secs=2, rate_secs=3, idle_secs=5, paused_secs=3,
              depths="1000,10000,50000", depth_calls=300, idle_depth=50_000)
 GOALS = {"throughput": 450, "latency_p50": 10, "latency_p99": 50, "scheduled_p99": 50, "rate_error": 5,
          "idle_cpu": 2}
@@ -101,7 +103,7 @@ def busiest_second(times: list) -> int:
 
 
 def cpu_line(window: Window) -> str:
-    calls = ", ".join(f"{name} {n / window.seconds:.0f}" for name, n in list(window.counted().items())[:3])
+    calls = ", ".join(f"{name} {n / window.seconds:.0f}" for name, n in list(window.counted().items())[:5])
     return (f"CPU % of a core: dispatchers {window.percent('dispatchers'):.1f}, service {window.percent('service'):.1f}, "
             f"redis {window.percent('redis'):.1f}, receiver {window.percent('receiver'):.1f}; "
             f"Redis commands/s: {calls}")
@@ -371,6 +373,26 @@ class Profile:
             print(f"    {100 * n / max(1, total):5.1f}%  {frame}")
 
 
+def paused(stack: Stack, args, guard: ReadmeGuard) -> None:
+    secs = args.paused_secs
+    queue_id = unique("paused")
+    stack.create_queue(queue_id)
+    stack.pause_queue(queue_id)
+    print(f"\n== paused: a paused queue holding 10 tasks due now (as a test suite leaves one); CPU over {secs} s",
+          flush=True)
+    stack.fill(queue_id, 10)
+    time.sleep(1)
+    window = Window(stack.groups(), stack.redis_commands)
+    time.sleep(secs)
+    window.stop()
+    stack.delete_queue(queue_id)
+    dispatchers, redis_cpu = window.percent("dispatchers"), window.percent("redis")
+    print(f"  {cpu_line(window)}")
+    print(f"  -> dispatchers + redis {dispatchers + redis_cpu:.1f}% of a core: "
+          f"{verdict(dispatchers + redis_cpu < GOALS['idle_cpu'])} of an idle service (< {GOALS['idle_cpu']}%)")
+    print(f"  {guard.mark('paused', window)}", flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="short durations and depths up to 100 thousand")
@@ -382,6 +404,7 @@ def main(argv=None):
     parser.add_argument("--rates", default="5,50,500")
     parser.add_argument("--idle-secs", type=int)
     parser.add_argument("--idle-depth", type=int)
+    parser.add_argument("--paused-secs", type=int)
     parser.add_argument("--depths", help="queue depths for the depth scenario, e.g. 1000,10000,100000,1000000")
     parser.add_argument("--depth-calls", type=int, help="creates and dispatches timed at each depth")
     parser.add_argument("--web-workers", type=int, default=1, help="gunicorn workers, each a dispatcher")
