@@ -250,9 +250,9 @@ class TaskStore:
             self._registered[registry_entry(keys)] = time.monotonic()
         return Task.from_reply(reply[1], payload=payload)
 
-    def insert_many(self, keys: QueueKeys, tasks, batch: int = 2000) -> int:
-        """Insert (name, payload) pairs, pipelined in batches; each insert is its own atomic
-        script. Names already taken are skipped. Returns how many were inserted."""
+    def insert_many(self, keys: QueueKeys, tasks, batch: int = 2000, tag: bytes = b"") -> int:
+        """Insert (name, payload) pairs, each with `tag`, pipelined in batches; each insert is its
+        own atomic script. Names already taken are skipped. Returns how many were inserted."""
         self._check_layout()
         self._register(keys)
         script, inserted, pending = self._scripts.script("insert"), 0, []
@@ -260,7 +260,7 @@ class TaskStore:
         def flush():
             nonlocal inserted
             honour = "1" if self._tombstone_usec else "0"
-            args = [[keys.base, self._history, name, payload, 0, "s", b"", 0, honour] for name, payload in pending]
+            args = [[keys.base, self._history, name, payload, 0, "s", tag, 0, honour] for name, payload in pending]
             if isinstance(self._redis, RedisCluster):  # redis-py refuses EVALSHA in cluster pipelines
                 replies = [script(keys=self._keys_for(keys), args=a) for a in args]
             else:
