@@ -7,9 +7,12 @@ Starts its own redis-server and two gunicorns (the floor app and the service) wi
 gunicorn.conf.py; extra arguments go to both gunicorns (e.g. `-k sync -w 4`). Each round runs
 every operation once with wrk; the table shows medians over rounds.
 
-With --embedded, the second gunicorn is instead compared with a third: the service with REDIS_URL
-unset, on its embedded valkey-server (DATA_DIR in a temporary folder, or --data-dir). Each
-operation runs on one then the other within a round, and the table gives embedded / external.
+With --embedded, there is no floor app: the service on the external redis-server (no persistence,
+as in the runs above) is compared with the service with REDIS_URL unset, on its embedded
+valkey-server, once per --data-fsync value (DATA_DIR in a temporary folder, or under --data-dir).
+Each operation runs on every service within a round, in alternating order, and the table gives
+each one's requests/s as a ratio of the external one's: of the medians, and paired (the median of
+the ratios within each round, steadier when the machine's load drifts).
 
 Besides requests/s (which on a shared 2-core VM swings by 2x from run to run), it reads the CPU
 time the gunicorn workers and redis-server spent (/proc/<pid>/stat) and prints CPU per request:
@@ -110,15 +113,16 @@ class Target:
         self.label, self.server, self.client, self.redis_pid = label, server, client, redis_pid
 
 
-def embedded_target(data_dir: Path, gunicorn_args) -> Target:
+def embedded_target(data_dir: Path, fsync: str, gunicorn_args) -> Target:
     """The service as `python -m queueservice` runs it with REDIS_URL unset: its own valkey-server."""
     from queueservice.redis_helpers.embedded import LOCK_FILE, SOCKET_FILE
 
-    server = GunicornServer({"REDIS_URL": "", "DATA_DIR": str(data_dir), "LOG_LEVEL": "WARNING"},
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = GunicornServer({"REDIS_URL": "", "DATA_DIR": str(data_dir), "DATA_FSYNC": fsync, "LOG_LEVEL": "WARNING"},
                             extra_args=gunicorn_args).start()
     store_pid = int((data_dir / LOCK_FILE).read_text().split()[0])
     client = redis.Redis(unix_socket_path=str(data_dir / SOCKET_FILE))
-    return Target("embedded", server, client, store_pid)
+    return Target(f"emb:{fsync}", server, client, store_pid)
 
 
 def compare_embedded(args, gunicorn_args, ops):
@@ -130,7 +134,8 @@ def compare_embedded(args, gunicorn_args, ops):
         external = GunicornServer({"REDIS_URL": redis_server.url, "LOG_LEVEL": "WARNING"},
                                   extra_args=gunicorn_args).start()
         targets.append(Target("external", external, redis.Redis.from_url(redis_server.url), redis_server.proc.pid))
-        targets.append(embedded_target(data_dir, gunicorn_args))
+        for fsync in args.data_fsync.split(","):
+            targets.append(embedded_target(data_dir / fsync, fsync, gunicorn_args))
         base = f"/taskqueue/v1beta2/projects/{PROJECT}/taskqueues/{QUEUE}"
         results = {(t.label, op): [] for t in targets for op in ops}
         for round_no in range(args.rounds):
@@ -153,14 +158,20 @@ def compare_embedded(args, gunicorn_args, ops):
     def med(label, op, key):
         return statistics.median(r[key] for r in results[(label, op)])
 
-    print(f"\n{'operation':10} {'external/s':>10} {'embedded/s':>10} {'ratio':>6} {'ext p50':>8} {'emb p50':>8} "
-          f"{'ext CPU us':>11} {'emb CPU us':>11} {'ext redis us':>12} {'emb redis us':>12}")
+    def paired(label, op):
+        """The median over rounds of this round's req/s against the external one's in the same round."""
+        return statistics.median(r["rps"] / e["rps"] for r, e in zip(results[(label, op)], results[("external", op)]))
+
+    print(f"\n{'operation':10} {'store':14} {'req/s':>7} {'× external':>10} {'paired':>7} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'app CPU us':>11} {'store CPU us':>12}")
     for op in ops:
-        ext, emb = med("external", op, "rps"), med("embedded", op, "rps")
-        print(f"{op:10} {ext:10.0f} {emb:10.0f} {emb / ext:6.2f} {med('external', op, 'p50'):8.2f} "
-              f"{med('embedded', op, 'p50'):8.2f} {med('external', op, 'app_us'):11.0f} "
-              f"{med('embedded', op, 'app_us'):11.0f} {med('external', op, 'redis_us'):12.0f} "
-              f"{med('embedded', op, 'redis_us'):12.0f}")
+        ext = med("external", op, "rps")
+        for target in targets:
+            label = target.label
+            print(f"{op:10} {label:14} {med(label, op, 'rps'):7.0f} {med(label, op, 'rps') / ext:10.2f} "
+                  f"{paired(label, op):7.2f} "
+                  f"{med(label, op, 'p50'):7.2f} {med(label, op, 'p99'):7.2f} {med(label, op, 'app_us'):11.0f} "
+                  f"{med(label, op, 'redis_us'):12.0f}")
     print(f"\nwrk -t{THREADS} -c{args.connections} -d{args.seconds}s, {args.rounds} rounds interleaved, medians; "
           f"gunicorn extra args: {' '.join(gunicorn_args) or '(none)'}; {os.cpu_count()} CPUs; "
           f"load average now {open('/proc/loadavg').read().split()[0]}")
@@ -174,7 +185,9 @@ def main(argv=None):
     parser.add_argument("--ops", default=",".join(OPS), help="which operations (floor is always run)")
     parser.add_argument("--embedded", action="store_true",
                         help="compare the embedded store with an external redis-server (no floor)")
-    parser.add_argument("--data-dir", help="with --embedded: DATA_DIR of the embedded store (kept)")
+    parser.add_argument("--data-dir", help="with --embedded: DATA_DIR of the embedded stores (kept)")
+    parser.add_argument("--data-fsync", default="second,always",
+                        help="with --embedded: one embedded service per DATA_FSYNC value (default: second,always)")
     args, gunicorn_args = parser.parse_known_args(argv)
     if args.embedded:
         compare_embedded(args, gunicorn_args, [op for op in args.ops.split(",") if op in OPS and op != "floor"])

@@ -151,6 +151,9 @@ class Settings:
     queue_recreate_secs: int = 60
     oidc_issuer: str | None = None
     data_dir: Path = Path("queueservice-data")
+    #: The embedded store's append-only file: "second" (written before every answer, fsynced
+    #: once a second) or "always" (fsynced before every answer). See embedded.py.
+    data_fsync: str = "second"
     #: Set by the service itself: where its embedded store server listens (see embedded.py).
     embedded_url: str | None = None
 
@@ -192,5 +195,6 @@ class Settings:
             queue_recreate_secs=_non_negative(env, "QUEUE_RECREATE_SECS", 60),
             oidc_issuer=_url(env, "OIDC_ISSUER"),
             data_dir=Path(env.get("DATA_DIR") or "queueservice-data"),
+            data_fsync=_choice(env, "DATA_FSYNC", ("", "second", "always")) or "second",
             embedded_url=env.get("QUEUESERVICE_EMBEDDED_URL") or None,
         )
