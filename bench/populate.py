@@ -12,15 +12,15 @@ from queueservice.stores.pullqueue.store import TaskStore
 
 def populate(client, project: str, queue: str, count: int, payload_size: int = 100,
              prefix: str = "t", first: int = 0, lease_secs: int | None = None,
-             history_max_events: int = 10_000, generated_names: bool = False) -> float:
-    """Insert `count` tasks named <prefix><first>.. (or named as the service generates names);
-    optionally lease them all. Returns seconds taken."""
+             history_max_events: int = 10_000, generated_names: bool = False, tag: bytes = b"") -> float:
+    """Insert `count` tasks named <prefix><first>.. (or named as the service generates names),
+    optionally tagged; optionally lease them all. Returns seconds taken."""
     store = TaskStore(client, history_max_events)
     keys = QueueKeys(project, queue)
     payload = os.urandom(payload_size)
     started = time.perf_counter()
     names = ((secrets.token_urlsafe(16) if generated_names else f"{prefix}{first + i}") for i in range(count))
-    store.insert_many(keys, ((name, payload) for name in names))
+    store.insert_many(keys, ((name, payload) for name in names), tag=tag)
     if lease_secs is not None:
         leased = 0
         while leased < count:

@@ -153,6 +153,9 @@ class Settings:
     firebase_functions_url: str = "http://127.0.0.1:5001"
     oidc_issuer: str | None = None
     data_dir: Path = Path("queueservice-data")
+    #: The embedded store's append-only file: "second" (written before every answer, fsynced
+    #: once a second) or "always" (fsynced before every answer). See embedded.py.
+    data_fsync: str = "second"
     #: Set by the service itself: where its embedded store server listens (see embedded.py).
     embedded_url: str | None = None
 
@@ -196,5 +199,6 @@ class Settings:
             firebase_functions_url=_url(env, "FIREBASE_FUNCTIONS_URL") or "http://127.0.0.1:5001",
             oidc_issuer=_url(env, "OIDC_ISSUER"),
             data_dir=Path(env.get("DATA_DIR") or "queueservice-data"),
+            data_fsync=_choice(env, "DATA_FSYNC", ("", "second", "always")) or "second",
             embedded_url=env.get("QUEUESERVICE_EMBEDDED_URL") or None,
         )

@@ -104,7 +104,7 @@ def test_tasks_survive_a_restart_and_a_kill_9_and_no_server_outlives_the_service
     second = Module(data, tmp_path)
     try:
         assert _ids(second.url) == kept
-        kept.add(_insert(second.url, "before-kill"))  # answered 200: on disk (appendfsync always)
+        kept.add(_insert(second.url, "before-kill"))  # answered 200: in the append-only file
         server = _server_pid(data)
     finally:
         second.stop(signal.SIGKILL)
@@ -115,6 +115,52 @@ def test_tasks_survive_a_restart_and_a_kill_9_and_no_server_outlives_the_service
         assert _ids(third.url) == kept
     finally:
         third.stop()
+
+
+def test_data_fsync_is_second_or_always():
+    assert Settings.from_env({}).data_fsync == "second"
+    assert Settings.from_env({"DATA_FSYNC": "Always"}).data_fsync == "always"
+    with pytest.raises(SystemExit, match="DATA_FSYNC must be 'second', 'always' or unset"):
+        Settings.from_env({"DATA_FSYNC": "everysec"})
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("fsync", ["second", "always"])
+def test_an_answered_insert_survives_kill_9_of_the_store_server(tmp_path, fsync):
+    import redis
+
+    data = tmp_path / "data"
+    first = Module(data, tmp_path, DATA_FSYNC=fsync)
+    try:
+        store = redis.Redis(unix_socket_path=str(data / embedded.SOCKET_FILE))
+        policy = "no" if fsync == "second" else "always"  # with "second", the service fsyncs
+        assert store.config_get("appendfsync") == {"appendfsync": policy}
+        kept = {_insert(first.url, f"n{i}") for i in range(20)}
+        os.kill(_server_pid(data), signal.SIGKILL)  # no shutdown: only what it wrote before answering
+        wait_until(lambda: requests.get(first.url + "/healthz", timeout=1).status_code == 503,
+                   what="the service to see its store gone")
+    finally:
+        first.stop()
+    second = Module(data, tmp_path, DATA_FSYNC=fsync)
+    try:
+        assert _ids(second.url) == kept
+    finally:
+        second.stop()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_syncer_fsyncs_every_append_only_file_and_the_folder(tmp_path, monkeypatch):
+    folder = tmp_path / embedded.AOF_DIR
+    folder.mkdir()
+    (folder / "appendonly.aof.1.incr.aof").write_bytes(b"*1\r\n")
+    (folder / "appendonly.aof.manifest").write_bytes(b"file appendonly.aof.1.incr.aof seq 1 type i\n")
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(embedded.os, "fsync", lambda fd: synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+                        or real_fsync(fd))
+    embedded.Syncer(folder).sync()
+    assert sorted(synced) == sorted(str(p) for p in (folder, *folder.iterdir()))
+    embedded.Syncer(tmp_path / "not-yet").sync()  # the server has not made its folder yet: nothing
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")

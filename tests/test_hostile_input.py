@@ -25,8 +25,8 @@ from harness.servers import REPO
 
 DOC = load_document(REPO / "queueservice" / "apis" / "taskqueue_v1beta2.api")
 NAMESPACE = re.compile(
-    rb"^qs:queues$|^qs:\{[A-Za-z0-9][A-Za-z0-9.:_-]{0,99}/[a-zA-Z0-9-]{1,100}\}:"
-    rb"(tasks|payloads|eta|enq|dead|stats|leased|history|notag|tag:.+)$", re.S)
+    rb"^qs:queues$|^qs:version$|^qs:\{[A-Za-z0-9][A-Za-z0-9.:_-]{0,99}/[a-zA-Z0-9-]{1,100}\}:"
+    rb"(stats|history|tombstones|v2:(tasks|payloads|notag|tagged|enq|dead|leased|tag:.+))$", re.S)
 
 nasty_text = st.one_of(
     st.sampled_from(["q", "a{b}", "a:b", "a/b", "%00", "\x00", "..", "lease", "x" * 501, "q" * 101,

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from queueservice.stores.pullqueue.keys import REGISTRY, QueueKeys, member
+from queueservice.stores.pullqueue.keys import DATA_VERSION, REGISTRY, QueueKeys, decode_time, encode_time, member
 from queueservice.stores.pullqueue.store import TaskStore
 from queueservice.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
 
@@ -31,16 +31,34 @@ def all_keys(client) -> set:
 def test_key_layout_is_pinned(redis_client, store, keys):
     store.insert(keys, "t1", b"p", tag=b"red")
     store.insert(keys, "t2", b"p")
+    store.insert(keys, "big", b"x" * 1025)
     store.lease(keys, 1, 60)
     assert sorted(all_keys(redis_client)) == sorted([
-        "qs:{app/q}:tasks", "qs:{app/q}:payloads", "qs:{app/q}:eta", "qs:{app/q}:enq",
-        "qs:{app/q}:tag:red", "qs:{app/q}:notag", "qs:{app/q}:stats", "qs:{app/q}:leased",
-        "qs:{app/q}:history", REGISTRY])
-    assert redis_client.hget(keys.payloads, "t1") == b"p"
-    meta = redis_client.hget(keys.tasks, "t1").decode()
-    enq, lease, rc, alphabet, tag = meta.split(",", 4)
-    assert (rc, alphabet, tag) == ("1", "s", "red")
-    assert redis_client.zscore(keys.eta, member(int(enq), "t1")) == int(lease)
+        "qs:{app/q}:v2:tasks", "qs:{app/q}:v2:payloads", "qs:{app/q}:v2:notag", "qs:{app/q}:v2:tagged",
+        "qs:{app/q}:v2:tag:red", "qs:{app/q}:v2:enq", "qs:{app/q}:stats", "qs:{app/q}:v2:leased",
+        "qs:{app/q}:history", REGISTRY, DATA_VERSION])
+    assert redis_client.get(DATA_VERSION) == b"2"
+    # A record: enqueue time (8 base-94 digits), lease end (9), alphabet, retry count, tag length, tag, payload.
+    record = redis_client.hget(keys.tasks, "t1")
+    enq, lease = decode_time(record[:8].decode()), decode_time(record[8:17].decode())
+    assert record[17:] == b"s1:3:redp"
+    assert redis_client.zscore(keys.tagged, member(enq, "t1")) == lease
+    assert redis_client.zscore(keys.tag(b"red"), member(enq, "t1")) == lease
+    assert redis_client.zscore(keys.leased, member(enq, "t1")) == lease
+    assert redis_client.zscore(keys.enqueued, member(enq, "t1")) == enq
+    assert redis_client.hget(keys.tasks, "t2")[17:] == b"s0:0:p"
+    # A payload past INLINE_PAYLOAD_BYTES lives in the payloads hash; the record says so (upper case).
+    assert redis_client.hget(keys.tasks, "big")[17:] == b"S0:0:"
+    assert redis_client.hget(keys.payloads, "big") == b"x" * 1025
+    assert redis_client.zcard(keys.untagged) == 2 and redis_client.zcard(keys.tagged) == 1
+
+
+def test_time_digits_sort_as_the_numbers_do():
+    times = [0, 1, 93, 94, 1_700_000_000_000_000, 1_700_000_000_000_001, 94**8 - 1]
+    assert sorted(encode_time(t, 8) for t in times) == [encode_time(t, 8) for t in times]
+    assert [decode_time(encode_time(t, 8)) for t in times] == times
+    assert decode_time(encode_time(2**53 - 1, 9)) == 2**53 - 1
+    assert len(member(1_700_000_000_000_000, "a" * 22)) == 30
 
 
 def test_many_queue_scripts_know_how_many_keys_a_queue_has(keys):
@@ -52,7 +70,7 @@ def test_many_queue_scripts_know_how_many_keys_a_queue_has(keys):
 
 
 def test_all_keys_of_a_queue_share_one_hash_tag(keys):
-    names = keys.all() + [keys.tag(b"x"), keys.tag(b"")]
+    names = keys.all() + [keys.tag(b"x"), keys.tag(b"")] + list(keys.first_layout().values())
     assert {n[n.index("{"):n.index("}") + 1] for n in names} == {"{app/q}"}
 
 
@@ -185,7 +203,7 @@ def test_deleting_every_task_leaves_only_queue_level_keys(store, keys, redis_cli
     for i in range(20):
         store.delete(keys, f"t{i}")
     left = all_keys(redis_client)
-    assert left == {REGISTRY, keys.stats, keys.history}
+    assert left == {REGISTRY, DATA_VERSION, keys.stats, keys.history}
     assert 0 < redis_client.pttl(keys.history) <= 86_400_000
     assert 0 < redis_client.pttl(keys.stats) <= 3_660_000
 
@@ -262,7 +280,7 @@ def test_purge_in_steps_empties_the_queue(store, keys, redis_client):
     assert store.purge_step(keys, 10) == (10, 15)
     assert store.purge_step(keys, 10) == (10, 5)
     assert store.purge_step(keys, 10) == (5, 0)
-    assert all_keys(redis_client) <= {REGISTRY, keys.stats, keys.history}
+    assert all_keys(redis_client) <= {REGISTRY, DATA_VERSION, keys.stats, keys.history}
 
 
 def test_registry_lists_queues(store):
@@ -316,3 +334,120 @@ def test_delayed_tasks_are_found_behind_many_leased_ones(store, keys):
     page = store.browse(keys, "delayed")
     assert [t.name for t in page.tasks] == ["later"]
     assert store.stats(keys).delayed == 1
+
+
+def test_lease_takes_tagged_and_untagged_tasks_in_one_order(store, keys):
+    eta = (int(time.time()) - 60) * 1_000_000
+    for i in range(6):  # the same ETA for all: ties go in enqueue order, across both indexes
+        store.insert(keys, f"t{i}", b"", tag=b"red" if i % 3 == 0 else b"", eta_usec=eta)
+    store.insert(keys, "early", b"", tag=b"blue", eta_usec=eta - 1)
+    store.insert(keys, "later", b"", eta_usec=eta + 1)
+    assert [t.name for t in store.lease(keys, 3, 60).tasks] == ["early", "t0", "t1"]
+    assert [t.name for t in store.lease(keys, 10, 60).tasks] == ["t2", "t3", "t4", "t5", "later"]
+
+
+def test_zero_second_leases_of_a_mixed_queue_hand_each_task_once(store, keys):
+    for i in range(10):
+        store.insert(keys, f"t{i}", b"", tag=b"x" if i % 2 else b"")
+    assert sorted(t.name for t in store.lease(keys, 10, 0).tasks) == [f"t{i}" for i in range(10)]
+
+
+def test_first_tag_of_an_untagged_head_leases_untagged_tasks_only(store, keys):
+    store.insert(keys, "u1", b"")
+    store.insert(keys, "r1", b"", tag=b"red")
+    store.insert(keys, "u2", b"")
+    assert [t.name for t in store.lease(keys, 5, 60, first_tag=True).tasks] == ["u1", "u2"]
+    assert [t.name for t in store.lease(keys, 5, 60, first_tag=True).tasks] == ["r1"]
+
+
+@pytest.mark.parametrize("size", [0, 1024, 1025, 1_000_000])
+def test_payloads_of_every_size_round_trip(store, keys, redis_client, size):
+    payload = bytes(range(256)) * (size // 256) + b"z" * (size % 256)
+    store.insert(keys, "t", payload, tag=b"a:b", urlsafe=True)
+    assert store.get(keys, "t").payload == payload
+    assert store.list(keys, 10, payloads=True)[0].payload == payload
+    leased = store.lease(keys, 1, 60).tasks[0]
+    assert (leased.payload, leased.tag, leased.urlsafe, leased.retry_count) == (payload, b"a:b", True, 1)
+    renewed = store.renew(keys, "t", 120, expected_lease_usec=leased.lease_usec)
+    assert (renewed.payload, renewed.retry_count) == (payload, 1)
+    task, state, _ = store.inspect(keys, "t")
+    assert (task.payload, state) == (payload, "leased")
+    assert store.browse(keys, "leased", tag=b"a:b").tasks[0].name == "t"
+    store.delete(keys, "t")
+    assert not redis_client.exists(keys.tasks, keys.payloads)
+
+
+def test_browse_merges_tagged_and_untagged_tasks(store, keys):
+    hour = (int(time.time()) + 3600) * 1_000_000
+    for i in range(8):
+        store.insert(keys, f"t{i}", b"", tag=b"odd" if i % 2 else b"")
+    for i in range(4):
+        store.insert(keys, f"d{i}", b"", tag=b"odd" if i % 2 else b"", eta_usec=hour + i)
+    page = store.browse(keys, "available", 3, 4)
+    assert ([t.name for t in page.tasks], page.total) == (["t3", "t4", "t5", "t6"], 8)
+    assert [t.name for t in store.browse(keys, "delayed", 1, 2).tasks] == ["d1", "d2"]
+    assert [t.name for t in store.browse(keys, "delayed", tag=b"").tasks] == ["d0", "d2"]
+    assert [t.name for t in store.browse(keys, "available", tag=b"").tasks] == ["t0", "t2", "t4", "t6"]
+    store.lease(keys, 2, 600, tag=b"odd", max_leases=1)
+    store.lease(keys, 8, 0, max_leases=1)
+    store.lease(keys, 8, 0, max_leases=1)  # past max_leases: every available task is set aside
+    assert [t.name for t in store.browse(keys, "dead", tag=b"odd").tasks] == ["t5", "t7"]
+    assert [t.name for t in store.browse(keys, "leased", tag=b"odd").tasks] == ["t1", "t3"]
+    assert store.stats(keys).delayed == 4
+
+
+def _first_layout_task(client, keys, name, payload, *, enq, lease=0, rc=0, tag=b"", eta=None,
+                       lease_end=None, dead_at=None):
+    """A task written as the first layout (data version 1) wrote it."""
+    old = keys.first_layout()
+    old_member = f"{enq:016d}{name}".encode()
+    client.hset(old["tasks"], name, f"{enq},{lease},{rc},s,".encode() + tag)
+    client.hset(old["payloads"], name, payload)
+    if dead_at is not None:
+        client.zadd(old["dead"], {old_member: dead_at})
+        return
+    score = eta if eta is not None else enq
+    client.zadd(old["eta"], {old_member: score})
+    client.zadd(old["enq"], {old_member: enq})
+    client.zadd(keys.base + ("tag:" + tag.decode() if tag else "notag"), {old_member: score})
+    if lease_end is not None:
+        client.zadd(old["leased"], {old_member: lease_end})
+
+
+def test_the_first_layout_is_migrated_on_first_use(redis_client, keys):
+    now = int(time.time() * 1_000_000)
+    client = redis_client
+    _first_layout_task(client, keys, "a", b"pa", enq=now - 5000)
+    _first_layout_task(client, keys, "b", b"x" * 2000, enq=now - 4000, tag=b"red")
+    _first_layout_task(client, keys, "held", b"ph", enq=now - 3000, lease=now + 600_000_000, rc=2,
+                       eta=now + 600_000_000, lease_end=now + 600_000_000)
+    _first_layout_task(client, keys, "gone", b"pg", enq=now - 2000, rc=3, dead_at=now - 1000)
+    _first_layout_task(client, keys, "later", b"pl", enq=now - 1000, lease=now + 3_600_000_000,
+                       eta=now + 3_600_000_000)
+    client.sadd(REGISTRY, "app/q")
+    store = TaskStore(client)
+    assert store.check_layout() == 1
+    assert client.get(DATA_VERSION) == b"2"
+    assert not any(k.startswith("qs:{app/q}:") and ":v2:" not in k and not k.endswith((":stats", ":history"))
+                   for k in all_keys(client))
+    assert [t.name for t in store.list(keys, 10)] == ["a", "b", "held", "later"]
+    held = store.get(keys, "held")
+    assert (held.payload, held.retry_count, held.enqueue_usec, held.lease_usec) == (b"ph", 2, now - 3000,
+                                                                                     now + 600_000_000)
+    assert store.inspect(keys, "gone")[1] == "dead"
+    stats = store.stats(keys)
+    assert (stats.total_tasks, stats.available, stats.leased, stats.delayed, stats.dead_lettered) == (4, 2, 1, 1, 1)
+    leased = store.lease(keys, 10, 60, tag=b"red").tasks
+    assert [(t.name, t.payload) for t in leased] == [("b", b"x" * 2000)]
+    assert [t.name for t in store.lease(keys, 10, 60).tasks] == ["a"]
+    store.renew(keys, "held", 0)
+    store.requeue(keys, "gone")
+    assert store.check_layout() == 0
+
+
+def test_a_store_refuses_data_of_a_newer_layout(redis_client, keys):
+    from queueservice.errors import StartupError
+
+    redis_client.set(DATA_VERSION, "3")
+    with pytest.raises(StartupError, match="layout version 3"):
+        TaskStore(redis_client).get(keys, "t")

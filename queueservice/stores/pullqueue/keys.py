@@ -4,7 +4,8 @@ All keys of one queue share the hash tag `{<project>/<queue>}`, so one queue liv
 Redis Cluster slot and its Lua scripts may touch all of them. The scripts derive tag
 index keys from `base` with the same rule as `QueueKeys.tag` (see lua/_lib.lua).
 
-`parse_registry_entry` reads back what `REGISTRY` holds.
+`parse_registry_entry` reads back what `REGISTRY` holds. The task keys carry the data version in
+their names (`v2:`); `DATA_VERSION` records which layout the store holds (TaskStore.check_layout).
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ REGISTRY = "qs:queues"
 EVERY_QUEUE_KEY = "qs:{*"
 #: SCAN pattern matching the tombstones key of every queue.
 TOMBSTONES_PATTERN = "qs:{*}:tombstones"
+#: String: the layout of the pull-queue keys ("2"; absent before version 2 and on a new store).
+DATA_VERSION = "qs:version"
+#: SCAN pattern matching the task hash of every queue still in the first layout.
+FIRST_LAYOUT_PATTERN = "qs:{*}:tasks"
 
 
 @dataclass(frozen=True)
@@ -39,28 +44,35 @@ class QueueKeys:
 
     @property
     def tasks(self) -> str:
-        """Hash: task name -> "enqueue_usec,lease_usec,retry_count,alphabet,tag"."""
-        return self.base + "tasks"
+        """Hash: task name -> record: enqueue time (8 digits), lease time (9), `s`|`u` (the base64
+        alphabet; upper case when the payload is in `payloads`), retry count, `:`, tag length, `:`,
+        tag, then the payload unless it is longer than INLINE_PAYLOAD_BYTES (lua/_lib.lua packs it)."""
+        return self.base + "v2:tasks"
 
     @property
     def payloads(self) -> str:
-        """Hash: task name -> payload bytes."""
-        return self.base + "payloads"
+        """Hash: task name -> payload, for payloads longer than INLINE_PAYLOAD_BYTES only."""
+        return self.base + "v2:payloads"
 
     @property
-    def eta(self) -> str:
-        """Sorted set of live tasks by the µs time they are next available (ETA or lease end)."""
-        return self.base + "eta"
+    def untagged(self) -> str:
+        """Sorted set of live untagged tasks by the µs time they are next available (ETA or lease end)."""
+        return self.base + "v2:notag"
+
+    @property
+    def tagged(self) -> str:
+        """Sorted set of live tagged tasks, likewise. With `untagged`: every live task, once."""
+        return self.base + "v2:tagged"
 
     @property
     def enqueued(self) -> str:
         """Sorted set of live tasks by enqueue time (µs)."""
-        return self.base + "enq"
+        return self.base + "v2:enq"
 
     @property
     def dead(self) -> str:
         """Sorted set of dead-lettered tasks by the µs time they were set aside."""
-        return self.base + "dead"
+        return self.base + "v2:dead"
 
     @property
     def stats(self) -> str:
@@ -70,7 +82,7 @@ class QueueKeys:
     @property
     def leased(self) -> str:
         """Sorted set of tasks whose lease was not handed back, by lease end (µs)."""
-        return self.base + "leased"
+        return self.base + "v2:leased"
 
     @property
     def history(self) -> str:
@@ -84,17 +96,50 @@ class QueueKeys:
 
     def all(self) -> list:
         """Every fixed key of the queue, in the order the Lua scripts expect as KEYS."""
-        return [self.tasks, self.payloads, self.eta, self.enqueued, self.dead, self.stats,
+        return [self.tasks, self.payloads, self.untagged, self.tagged, self.enqueued, self.dead, self.stats,
                 self.leased, self.history, self.tombstones]
 
     def tag(self, tag: bytes) -> str:
-        """Sorted set like `eta`, for the tasks carrying `tag` (b"" = no tag)."""
-        return self.base + ("tag:" + tag.decode("utf-8") if tag else "notag")
+        """Sorted set of the live tasks carrying `tag` by availability; for b"" (no tag), `untagged`."""
+        return self.base + "v2:tag:" + tag.decode("utf-8") if tag else self.untagged
+
+    def first_layout(self) -> dict:
+        """The keys of the first layout (data version 1) that `migrate_v1.lua` empties."""
+        return {name: self.base + name for name in ("tasks", "payloads", "eta", "enq", "dead", "leased", "notag")}
+
+
+#: Digits of the encoded times in members and records: printable ASCII '!' (33) to '~' (126),
+#: in byte order, so fixed-width encodings sort as the numbers do.
+TIME_DIGITS = 94
+#: Payloads up to this many bytes live in the task's record; longer ones in the payloads hash,
+#: so that reading a record (to list, browse or delete) never copies a large payload.
+INLINE_PAYLOAD_BYTES = 1024
+
+
+def encode_time(usec: int, width: int) -> str:
+    """`usec` in `width` base-94 digits (8 hold µs times until 2163, 9 any time up to 2**53)."""
+    digits = []
+    for _ in range(width):
+        usec, digit = divmod(usec, TIME_DIGITS)
+        digits.append(chr(33 + digit))
+    return "".join(reversed(digits))
+
+
+def decode_time(text: str) -> int:
+    value = 0
+    for char in text:
+        value = value * TIME_DIGITS + ord(char) - 33
+    return value
 
 
 def member(enqueue_usec: int, name: str) -> str:
-    """The sorted-set member of a task: 16-digit enqueue time, then name (ties go FIFO)."""
-    return f"{enqueue_usec:016d}{name}"
+    """The sorted-set member of a task: its enqueue time in 8 digits, then its name (ties go FIFO).
+
+    Eight digits rather than sixteen decimal ones: with a generated name (22 characters) the member
+    has 30 bytes, the most Redis keeps in a 32-byte allocation (a member of 31 to 44 bytes costs
+    16 bytes more in every sorted set).
+    """
+    return encode_time(enqueue_usec, 8) + name
 
 
 def registry_entry(keys: QueueKeys) -> str:

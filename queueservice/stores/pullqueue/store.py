@@ -6,6 +6,7 @@ service process shares one clock. Inputs are trusted: the API layer has checked 
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from enum import IntEnum
@@ -25,7 +26,17 @@ from queueservice.stores.pullqueue.errors import (
     TaskNameTombstoned,
     TaskNotFound,
 )
-from queueservice.stores.pullqueue.keys import EVERY_QUEUE_KEY, REGISTRY, TOMBSTONES_PATTERN, QueueKeys, parse_registry_entry, registry_entry
+from queueservice.errors import StartupError
+from queueservice.stores.pullqueue.keys import (
+    DATA_VERSION,
+    EVERY_QUEUE_KEY,
+    FIRST_LAYOUT_PATTERN,
+    REGISTRY,
+    TOMBSTONES_PATTERN,
+    QueueKeys,
+    parse_registry_entry,
+    registry_entry,
+)
 
 LUA_DIR = Path(__file__).with_name("lua")
 STATES = ("all", "available", "leased", "delayed", "dead")
@@ -37,6 +48,10 @@ MAX_LEASE_REPLY_BYTES = 32 * 1024 * 1024
 REGISTER_REFRESH_SECS = 60
 #: Queues per call of the many-queue scripts on a standalone Redis: each call stays short.
 MANY_CHUNK = 1000
+#: The layout of the keys this store writes (keys.py); version 1 is migrated on first use.
+LAYOUT_VERSION = 2
+#: Tasks per call of the migration script.
+MIGRATE_CHUNK = 1000
 
 
 class Code(IntEnum):
@@ -157,6 +172,8 @@ class TaskStore:
         self._tombstone_usec = max(0, tombstone_secs) * 1_000_000
         self._registered = {}
         self._cluster = isinstance(client, RedisCluster)
+        self._layout_checked = False
+        self._layout_lock = threading.Lock()
         # The last listing, reused while the registry is unchanged (thousands of queues take
         # tens of ms to parse and sort): (members, sorted QueueKeys, {QueueKeys: (tasks, stats)}).
         self._listing = (frozenset(), [], {})
@@ -166,7 +183,46 @@ class TaskStore:
         return QueueKeys(project, queue)
 
     def _run(self, script: str, keys: QueueKeys, *args):
+        self._check_layout()
         return self._scripts.run(script, self._keys_for(keys), [keys.base, self._history, *args])
+
+    def _check_layout(self):
+        if not self._layout_checked:
+            self.check_layout()
+
+    def check_layout(self) -> int:
+        """Make sure the store holds this layout, once per process: data of the first layout
+        (before the store's version key existed) is migrated, queue by queue, in steps of
+        MIGRATE_CHUNK tasks, and the version is then recorded. Returns how many queues were
+        migrated. Raises StartupError for data of a newer layout; Redis errors propagate (the
+        check runs again on the next call)."""
+        if self._layout_checked:
+            return 0
+        with self._layout_lock:
+            if self._layout_checked:
+                return 0
+            migrated = 0
+            version = self._redis.get(DATA_VERSION)
+            if version is None:
+                migrated = self._migrate_first_layout()
+                self._redis.set(DATA_VERSION, LAYOUT_VERSION, nx=True)
+                version = self._redis.get(DATA_VERSION)
+            if int(version) != LAYOUT_VERSION:
+                raise StartupError(f"the pull-queue data in Redis has layout version {int(version)}, but this "
+                                   f"queueservice reads version {LAYOUT_VERSION}: run a queueservice as new as "
+                                   "the one that wrote it, or use another Redis (or DATA_DIR)")
+            self._layout_checked = True
+            return migrated
+
+    def _migrate_first_layout(self) -> int:
+        queues = {QueueKeys.from_key(key) for key in self._redis.scan_iter(match=FIRST_LAYOUT_PATTERN, count=1000)}
+        for keys in sorted(queues, key=lambda k: (k.project, k.queue)):
+            while int(self._scripts.run("migrate_v1", self._keys_for(keys), [keys.base, self._history, MIGRATE_CHUNK])):
+                pass
+            # Indexes of tags the first layout kept for tasks that no longer existed.
+            for key in list(self._redis.scan_iter(match=keys.base + "tag:*", count=1000)):
+                self._redis.delete(key)
+        return len(queues)
 
     def _keys_for(self, keys: QueueKeys) -> list:
         """What a script of one queue gets as KEYS: the queue's keys, then the clock's."""
@@ -195,16 +251,17 @@ class TaskStore:
             self._registered[registry_entry(keys)] = time.monotonic()
         return Task.from_reply(reply[1], payload=payload)
 
-    def insert_many(self, keys: QueueKeys, tasks, batch: int = 2000) -> int:
-        """Insert (name, payload) pairs, pipelined in batches; each insert is its own atomic
-        script. Names already taken are skipped. Returns how many were inserted."""
+    def insert_many(self, keys: QueueKeys, tasks, batch: int = 2000, tag: bytes = b"") -> int:
+        """Insert (name, payload) pairs, each with `tag`, pipelined in batches; each insert is its
+        own atomic script. Names already taken are skipped. Returns how many were inserted."""
+        self._check_layout()
         self._register(keys)
         script, inserted, pending = self._scripts.script("insert"), 0, []
 
         def flush():
             nonlocal inserted
             honour = "1" if self._tombstone_usec else "0"
-            args = [[keys.base, self._history, name, payload, 0, "s", b"", 0, honour] for name, payload in pending]
+            args = [[keys.base, self._history, name, payload, 0, "s", tag, 0, honour] for name, payload in pending]
             if isinstance(self._redis, RedisCluster):  # redis-py refuses EVALSHA in cluster pipelines
                 replies = [script(keys=self._keys_for(keys), args=a) for a in args]
             else:
@@ -357,6 +414,7 @@ class TaskStore:
     def _many(self, script: str, queues: list, arg: str = "", keys_of=QueueKeys.all) -> list:
         """Run a many-queue script: in chunks on a standalone Redis, one queue per call on a cluster
         (where a script's keys must share a slot). Returns (chunk, reply) of each call, in order."""
+        self._check_layout()
         step = 1 if self._cluster else MANY_CHUNK
         replies = []
         for start in range(0, len(queues), step):

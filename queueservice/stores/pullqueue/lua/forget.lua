@@ -1,7 +1,8 @@
 -- forget: drop what is left of idle, empty queues (history, lease counters, leased index).
 -- On a standalone Redis one call covers many queues; on a cluster the store calls it per queue.
--- KEYS: the KEYS_PER_QUEUE keys of each queue in turn, in the order of QueueKeys.all() (tasks, payloads, eta,
--- enq, dead, stats, leased, history); touches tasks, dead (reads), stats, leased, history.
+-- KEYS: the KEYS_PER_QUEUE keys of each queue in turn, in the order of QueueKeys.all() (tasks, payloads,
+-- notag, tagged, enq, dead, stats, leased, history, tombstones); touches tasks, dead (reads), stats,
+-- leased, history.
 -- ARGV[3] idle time in µs: a queue is forgotten when it holds no task (live or dead) and its last
 -- history event and last lease are older than that.
 -- Returns the 1-based positions of the queues forgotten.
@@ -9,8 +10,8 @@ local idle_usec = tonumber(ARGV[3])
 local now = now_usec()
 local forgotten = {}
 for base = 0, #KEYS - 2, KEYS_PER_QUEUE do  -- the last key is the clock
-  local k_tasks, k_dead, k_stats = KEYS[base + 1], KEYS[base + 5], KEYS[base + 6]
-  local k_leased, k_history = KEYS[base + 7], KEYS[base + 8]
+  local k_tasks, k_dead, k_stats = KEYS[base + 1], KEYS[base + 6], KEYS[base + 7]
+  local k_leased, k_history = KEYS[base + 8], KEYS[base + 9]
   if redis.call('EXISTS', k_tasks, k_dead) == 0 then
     local last_usec = 0
     local newest = redis.call('XREVRANGE', k_history, '+', '-', 'COUNT', 1)

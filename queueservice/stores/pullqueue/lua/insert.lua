@@ -1,7 +1,7 @@
 -- insert: add a task unless a task of that name is in the queue (live or dead-lettered), or
 -- was deleted so recently that its name is still tombstoned.
--- Touches tasks, payloads, eta, enq, the tag index, history, tombstones (reads only; delete
--- drops the expired ones, so the set holds at most the names deleted within the window).
+-- Touches tasks, payloads, notag or tagged and the tag index, enq, history, tombstones (reads
+-- only; delete drops the expired ones, so the set holds at most the names deleted within the window).
 -- ARGV[3] task name, ARGV[4] payload bytes, ARGV[5] first availability in µs since the epoch
 -- (0 = now), ARGV[6] alphabet 's'|'u', ARGV[7] tag ('' = none),
 -- ARGV[8] delay in µs counted from now (used when ARGV[5] is 0),
@@ -22,14 +22,11 @@ local delay = tonumber(ARGV[8] or '0')
 if eta == 0 and delay > 0 then eta = now + delay end
 -- The first task of an empty queue: the caller registers the queue again, in case a sweep forgot it.
 local was_empty = redis.call('EXISTS', K_TASKS) == 0
-local m = {enq = now, lease = eta, rc = 0, alphabet = ARGV[6], tag = ARGV[7]}
+local m = new_task(name, now, eta, ARGV[6], ARGV[7], ARGV[4])
 local score = now
 if eta > 0 then score = eta end
 local member = member_of(now, name)
-redis.call('HSET', K_TASKS, name, pack_meta(m))
-redis.call('HSET', K_PAYLOADS, name, ARGV[4])
-redis.call('ZADD', K_ETA, fmt(score), member)
+schedule(member, m, score)
 redis.call('ZADD', K_ENQ, fmt(now), member)
-redis.call('ZADD', tag_key(m.tag), fmt(score), member)
 record(name, 'inserted', 0, now)
 return {0, task_reply(name, m, nil), was_empty and 1 or 0}

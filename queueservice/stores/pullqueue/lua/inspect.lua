@@ -2,9 +2,8 @@
 -- Touches tasks, payloads, dead (reads only).
 -- ARGV[3] task name
 -- Returns {0, task, dead 0|1, now_usec} or {1} unknown task (Code.NOT_FOUND).
-local meta = redis.call('HGET', K_TASKS, ARGV[3])
-if not meta then return {1} end
-local m = parse_meta(meta)
+local m = load(ARGV[3])
+if not m then return {1} end
 local dead = 0
 if redis.call('ZSCORE', K_DEAD, member_of(m.enq, ARGV[3])) then dead = 1 end
-return {0, task_reply(ARGV[3], m, redis.call('HGET', K_PAYLOADS, ARGV[3])), dead, fmt(now_usec())}
+return {0, task_reply(ARGV[3], m, payload_of(ARGV[3], m)), dead, fmt(now_usec())}

@@ -30,17 +30,31 @@ local function exhausted(m)
   return max_leases > 0 and m.rc >= max_leases
 end
 
-local index = K_ETA
+-- The available tasks to consider next, in order, and whether more may follow: of one tag's
+-- index, or of every live task (notag and tagged merged).
+local index = nil
+local function window()
+  if index then
+    local batch = redis.call('ZRANGEBYSCORE', index, '-inf', fmt(now), 'LIMIT', 0, want)
+    return batch, #batch == want
+  end
+  local members, _, _, _, more = due_window('-inf', fmt(now), want)
+  return members, more
+end
+
 if ARGV[5] == 'tag' then
   index = tag_key(ARGV[6])
 elseif ARGV[5] == 'first-tag' then
   -- The tag of the first available task that can still be leased.
   while true do
-    local head = redis.call('ZRANGEBYSCORE', K_ETA, '-inf', fmt(now), 'LIMIT', 0, 1)
+    local head = due_window('-inf', fmt(now), 1)
     if #head == 0 then return {dead, {}} end
     local name = name_of(head[1])
-    local m = parse_meta(redis.call('HGET', K_TASKS, name))
-    if exhausted(m) then
+    local m = load(name)
+    if not m then  -- an index entry without a task: drop it
+      redis.call('ZREM', K_NOTAG, head[1])
+      redis.call('ZREM', K_TAGGED, head[1])
+    elseif exhausted(m) then
       set_aside(head[1], m, name)
     else
       index = tag_key(m.tag)
@@ -51,7 +65,7 @@ end
 
 local full = false
 while #leased < want and not full do
-  local batch = redis.call('ZRANGEBYSCORE', index, '-inf', fmt(now), 'LIMIT', 0, want)
+  local batch, more = window()
   local members, batch_names = {}, {}
   for _, member in ipairs(batch) do
     if not seen[member] then
@@ -60,48 +74,58 @@ while #leased < want and not full do
     end
   end
   if #members == 0 then break end
-  -- One read each for the candidates' records and payloads.
-  local metas = redis.call('HMGET', K_TASKS, unpack(batch_names))
-  local payloads = redis.call('HMGET', K_PAYLOADS, unpack(batch_names))
+  -- One read for the candidates' records (small payloads included), one for the large payloads.
+  local records = redis.call('HMGET', K_TASKS, unpack(batch_names))
+  local metas, large = {}, {}
+  for i, name in ipairs(batch_names) do
+    if records[i] then
+      metas[i] = parse_record(records[i])
+      if not metas[i].inline then large[#large + 1] = name end
+    end
+  end
+  local large_payloads = {}
+  if #large > 0 then
+    local got = redis.call('HMGET', K_PAYLOADS, unpack(large))
+    for i, name in ipairs(large) do large_payloads[name] = got[i] or '' end
+  end
   for i, member in ipairs(members) do
     if #leased >= want or full then break end
     local name = batch_names[i]
-    if not metas[i] then
-      redis.call('ZREM', index, member)
+    local m = metas[i]
+    if not m then  -- an index entry without a task: drop it
+      redis.call('ZREM', K_NOTAG, member)
+      redis.call('ZREM', K_TAGGED, member)
+      if index then redis.call('ZREM', index, member) end
+    elseif exhausted(m) then
+      if redis.call('ZSCORE', K_LEASED, member) then record(name, 'lease_expired', m.rc, m.lease) end
+      set_aside(member, m, name)
     else
-      local m = parse_meta(metas[i])
-      if exhausted(m) then
-        if redis.call('ZSCORE', K_LEASED, member) then record(name, 'lease_expired', m.rc, m.lease) end
-        set_aside(member, m, name)
+      local payload = m.inline and m.body or large_payloads[name]
+      if #leased > 0 and reply_bytes + #payload > max_reply_bytes then
+        full = true
       else
-        local payload = payloads[i] or ''
-        if #leased > 0 and reply_bytes + #payload > max_reply_bytes then
-          full = true
+        reply_bytes = reply_bytes + #payload
+        local ended = m.lease
+        m.rc = m.rc + 1
+        m.lease = until_usec
+        save(name, m)
+        schedule(member, m, until_usec)
+        -- Still in `leased` from before: that lease ran out without being handed back.
+        local expired
+        if lease_usec > 0 then
+          expired = redis.call('ZADD', K_LEASED, fmt(until_usec), member) == 0
         else
-          reply_bytes = reply_bytes + #payload
-          local ended = m.lease
-          m.rc = m.rc + 1
-          m.lease = until_usec
-          redis.call('HSET', K_TASKS, name, pack_meta(m))
-          redis.call('ZADD', K_ETA, fmt(until_usec), member)
-          redis.call('ZADD', tag_key(m.tag), fmt(until_usec), member)
-          -- Still in `leased` from before: that lease ran out without being handed back.
-          local expired
-          if lease_usec > 0 then
-            expired = redis.call('ZADD', K_LEASED, fmt(until_usec), member) == 0
-          else
-            expired = redis.call('ZREM', K_LEASED, member) == 1
-          end
-          if expired then record(name, 'lease_expired', m.rc - 1, ended) end
-          record(name, 'leased', m.rc, now)
-          leased[#leased + 1] = task_reply(name, m, payloads[i])
-          seen[member] = true
+          expired = redis.call('ZREM', K_LEASED, member) == 1
         end
+        if expired then record(name, 'lease_expired', m.rc - 1, ended) end
+        record(name, 'leased', m.rc, now)
+        leased[#leased + 1] = task_reply(name, m, payload)
+        seen[member] = true
       end
     end
   end
-  -- A short window means every available task is handed out or set aside.
-  if #batch < want then break end
+  -- A window with nothing after it means every available task is handed out or set aside.
+  if not more then break end
 end
 
 if #leased > 0 then

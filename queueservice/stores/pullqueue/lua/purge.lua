@@ -10,11 +10,10 @@ for _, source in ipairs({K_ENQ, K_DEAD}) do
     local members = redis.call('ZRANGE', source, 0, limit - deleted - 1)
     for _, member in ipairs(members) do
       local name = name_of(member)
-      local meta = redis.call('HGET', K_TASKS, name)
-      if meta then
-        unindex(member, parse_meta(meta))
-        redis.call('HDEL', K_TASKS, name)
-        redis.call('HDEL', K_PAYLOADS, name)
+      local m = load(name)
+      if m then
+        unindex(member, m)
+        forget_task(name, m)
       else
         redis.call('ZREM', source, member)
       end

@@ -1,7 +1,7 @@
 -- stats_many: the counts of one or many queues in one call (TaskStore.stats is the one-queue case).
 -- On a standalone Redis one call covers many queues; on a cluster the store calls it per queue.
--- KEYS: the KEYS_PER_QUEUE keys of each queue in turn, in the order of QueueKeys.all() (tasks, payloads, eta,
--- enq, dead, stats, leased, history); reads eta, enq, dead, stats, leased.
+-- KEYS: the KEYS_PER_QUEUE keys of each queue in turn, in the order of QueueKeys.all() (tasks, payloads,
+-- notag, tagged, enq, dead, stats, leased, history, tombstones); reads notag, tagged, enq, dead, stats, leased.
 -- Returns 7 numbers per queue: {total_tasks, oldest_enqueue_usec, leased_last_minute,
 -- leased_last_hour, available_now, dead_lettered, leased_now}.
 local now = now_usec()
@@ -9,8 +9,8 @@ local second = math.floor(now / 1000000)
 local minute = math.floor(second / 60)
 local out = {}
 for base = 0, #KEYS - 2, KEYS_PER_QUEUE do  -- the last key is the clock
-  local k_eta, k_enq, k_dead = KEYS[base + 3], KEYS[base + 4], KEYS[base + 5]
-  local k_stats, k_leased = KEYS[base + 6], KEYS[base + 7]
+  local k_notag, k_tagged, k_enq, k_dead = KEYS[base + 3], KEYS[base + 4], KEYS[base + 5], KEYS[base + 6]
+  local k_stats, k_leased = KEYS[base + 7], KEYS[base + 8]
   do
     local oldest = redis.call('ZRANGE', k_enq, 0, 0, 'WITHSCORES')
     local oldest_usec = 0
@@ -24,11 +24,11 @@ for base = 0, #KEYS - 2, KEYS_PER_QUEUE do  -- the last key is the clock
       if kind == 's' and at > second - 60 then last_minute = last_minute + n end
       if kind == 'm' and at > minute - 60 then last_hour = last_hour + n end
     end
-    out[#out + 1] = fmt(redis.call('ZCARD', k_eta))
+    out[#out + 1] = fmt(redis.call('ZCARD', k_enq))
     out[#out + 1] = fmt(oldest_usec)
     out[#out + 1] = fmt(last_minute)
     out[#out + 1] = fmt(last_hour)
-    out[#out + 1] = fmt(redis.call('ZCOUNT', k_eta, '-inf', fmt(now)))
+    out[#out + 1] = fmt(redis.call('ZCOUNT', k_notag, '-inf', fmt(now)) + redis.call('ZCOUNT', k_tagged, '-inf', fmt(now)))
     out[#out + 1] = fmt(redis.call('ZCARD', k_dead))
     out[#out + 1] = fmt(redis.call('ZCOUNT', k_leased, '(' .. fmt(now), '+inf'))
   end
