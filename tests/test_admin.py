@@ -129,3 +129,25 @@ def test_the_clock_moves_forward_for_every_process_and_back(api, admin, client, 
 def test_the_clock_cannot_move_backwards(client):
     r = client.post("/admin/v1/clock/advance?seconds=-1")
     assert r.status_code == 400 and "seconds" in r.get_json()["error"]["message"]
+
+
+def test_reset_forgets_pull_queues_their_tasks_and_tombstones(api, admin, queue):
+    insert(api, queue, id="kept")
+    insert(api, queue, id="gone")
+    api.tasks().delete(project=PROJECT, taskqueue=queue, task="gone").execute()
+    admin.clock().advance(seconds=5).execute()
+    assert admin.reset().all().execute()["queues"] >= 1
+    assert not [q for q in admin.queues().list().execute().get("items", []) if q["queue"] == queue]
+    assert admin.clock().get().execute()["offsetSeconds"] == 0
+    assert lease(api, queue) == []
+    insert(api, queue, id="gone")   # the tombstone went too
+    assert [t["id"] for t in lease(api, queue)] == ["gone"]
+
+
+def test_wait_idle_on_a_pull_queue_waits_for_its_consumers(api, admin, queue):
+    insert(api, queue, id="work")
+    busy = admin.queues().waitIdle(project=PROJECT, queue=queue, timeoutSeconds=0.05)
+    expect_error(busy, 504, "deadlineExceeded", "1 tasks")
+    (task,) = lease(api, queue)
+    api.tasks().delete(project=PROJECT, taskqueue=queue, task=task["id"]).execute()
+    assert admin.queues().waitIdle(project=PROJECT, queue=queue).execute()["idle"] is True
