@@ -291,6 +291,7 @@ def test_a_task_whose_dispatcher_is_killed_mid_request_is_sent_again_after_its_c
 
         advance_clock(server, 15 + 5 + 1)  # past the dispatch deadline plus the claim's grace
         second = receiver.wait_for("killed", 2, timeout=10)[1]
+        wait_until(lambda: "seen" in second, timeout=10, what="the handler's GetTask")  # recorded before it runs
         headers = second["headers"]
         assert (second["path"], second["task"]) == ("/held", "held")
         assert headers["X-Cloudtasks-Taskretrycount"] == "1"

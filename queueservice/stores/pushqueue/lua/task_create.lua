@@ -12,6 +12,11 @@ if redis.call('HEXISTS', K_TASKS, id) == 1 then return {5} end
 if ARGV[4] == '1' and tombstoned(id, now) then return {5} end
 local due = tonumber(ARGV[3])
 if due == 0 or due < now then due = now end
+-- Dispatchers must hear of it only when it is the queue's first due time now: a queue already
+-- holding an earlier (or equal) task has them coming back for it anyway, so a busy queue costs
+-- no message (and no claim from every dispatcher) per task.
+local first = redis.call('ZRANGE', K_DUE, 0, 0, 'WITHSCORES')
+local earliest = #first == 0 or due < tonumber(first[2])
 redis.call('HSET', K_TASKS, id, ARGV[2])
 redis.call('ZADD', K_DUE, fmt(due), id)
 redis.call('ZADD', K_CREATED, fmt(now), id)
@@ -20,5 +25,5 @@ redis.call('HSET', K_ATTEMPTS, id, pack_attempts({dispatches = 0, responses = 0,
                                                   deadline = tonumber(ARGV[5]), below500 = 0}))
 redis.call('ZREM', K_FINISHED, id)
 redis.call('HDEL', K_FINISHED_TASKS, id)
-wake(due)
+if earliest then wake(due) end
 return task_reply(id)
