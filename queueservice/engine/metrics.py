@@ -19,9 +19,18 @@ API_SECONDS = Histogram("queueservice_api_request_seconds", "API call latency by
                         buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
 
 
+#: (method id, status) -> (its counter, its histogram): `labels()` formats, locks and looks up on
+#: every call, so each pair is looked up once per process.
+_CHILDREN = {}
+
+
 def observe(method_id: str, status: int, seconds: float) -> None:
-    API_CALLS.labels(method_id, str(status)).inc()
-    API_SECONDS.labels(method_id).observe(seconds)
+    children = _CHILDREN.get((method_id, status))
+    if children is None:
+        children = _CHILDREN[(method_id, status)] = (API_CALLS.labels(method_id, str(status)),
+                                                      API_SECONDS.labels(method_id))
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def render(collectors) -> bytes:
