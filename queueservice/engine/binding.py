@@ -11,48 +11,51 @@ import importlib
 import importlib.util
 import inspect
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
 from queueservice.engine.discovery import ApiDocument, DocumentError, Method, load_document, snake
+from queueservice.engine.params import ParameterSet
 
 
 @dataclass
 class BoundApi:
-    """A document, its module, the backend the module built, and one handler per method."""
+    """A document, its module, the backend the module built, and one handler per method; with
+    what every call needs from them worked out once, when the API is bound."""
 
     document: ApiDocument
     module: ModuleType
     backend: object
     handlers: dict
+    #: The API's error body: "v1" (`errors` array and `reason`, TaskQueue's) or "v2" (`status`
+    #: and `details`, newer Google APIs); a module sets `ERROR_FORMAT`.
+    error_format: str = field(init=False)
+    #: Whether int64 fields of answers are written as JSON strings (a module sets
+    #: `INT64_AS_STRINGS = True`), as Google's APIs write them.
+    int64_as_strings: bool = field(init=False)
+    #: What a handler's `None` is answered with: 204 and no body (TaskQueue's delete), or
+    #: 200 `{}` (Google's `Empty`); a module sets `EMPTY_ANSWER = {}` for the latter.
+    empty_answer: object = field(init=False)
+    #: The document's global parameters, and each method's (by method id), ready to check.
+    global_parameters: ParameterSet = field(init=False)
+    parameters: dict = field(init=False)
+
+    def __post_init__(self):
+        self.error_format = getattr(self.module, "ERROR_FORMAT", "v1")
+        self.int64_as_strings = bool(getattr(self.module, "INT64_AS_STRINGS", False))
+        self.empty_answer = getattr(self.module, "EMPTY_ANSWER", None)
+        self.global_parameters = ParameterSet(self.document.global_parameters)
+        self.parameters = {m.id: ParameterSet(m.parameters) for m in self.document.methods}
 
     def handler(self, method: Method):
         return self.handlers[method.id]
-
-    @property
-    def error_format(self) -> str:
-        """The API's error body: "v1" (`errors` array and `reason`, TaskQueue's) or "v2" (`status`
-        and `details`, newer Google APIs); a module sets `ERROR_FORMAT`."""
-        return getattr(self.module, "ERROR_FORMAT", "v1")
-
-    @property
-    def int64_as_strings(self) -> bool:
-        """Whether int64 fields of answers are written as JSON strings (a module sets
-        `INT64_AS_STRINGS = True`), as Google's APIs write them."""
-        return bool(getattr(self.module, "INT64_AS_STRINGS", False))
 
     @property
     def aliases(self) -> dict:
         """More URLs of some methods, beside the document's: {method id: [Alias]}, from the
         module's `ALIASES` (a client convention such as firebase-admin's emulator paths)."""
         return getattr(self.module, "ALIASES", {})
-
-    @property
-    def empty_answer(self):
-        """What a handler's `None` is answered with: 204 and no body (TaskQueue's delete), or
-        200 `{}` (Google's `Empty`); a module sets `EMPTY_ANSWER = {}` for the latter."""
-        return getattr(self.module, "EMPTY_ANSWER", None)
 
 
 @dataclass(frozen=True)

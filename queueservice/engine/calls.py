@@ -11,14 +11,13 @@ import orjson
 from queueservice.engine import fields as fields_mod
 from queueservice.engine import failures
 from queueservice.engine import metrics
-from queueservice.engine import params
 from queueservice.engine import schema
 from queueservice.engine import wire
 from queueservice.engine.binding import BoundApi
 from werkzeug.datastructures import MultiDict
 from werkzeug.routing import BaseConverter
 
-from queueservice.engine.discovery import DocumentError, Method, bare_pattern, path_regex, path_to_rule, sample_path, snake
+from queueservice.engine.discovery import DocumentError, Method, bare_pattern, path_regex, path_to_rule, sample_path
 from queueservice.errors import InvalidArgument, ParseError
 
 access_log = logging.getLogger("queueservice.access")
@@ -139,28 +138,30 @@ def invoke(call: Call):
 
     Returns (status, JSON-able value or None, pretty). Raises ApiError.
     """
-    route, document = call.route, call.route.api.document
-    method = route.method
+    route, api = call.route, call.route.api
+    document, method = api.document, route.method
+    parameters = api.parameters[method.id]
     values = {route.variables[k]: v for k, v in call.path_values.items()}
     query, alt_options = system_parameters(call.query, document.global_parameters)
-    options = params.check(document.global_parameters, {}, query)
-    args = params.check(method.parameters, values, query)
+    options = api.global_parameters.check({}, query)
+    args = parameters.check(values, query)
     selector = options.get("fields")
     tree = fields_mod.parse(selector) if selector else None
     if tree is not None:
         fields_mod.check(tree, method.response, document.schemas, selector)
-    kwargs = {snake(name): value for name, value in args.items()}
+    python_names = parameters.python_names
+    kwargs = {python_names[name]: value for name, value in args.items()}
     if method.request:
         body = parse_json_body(call.body)
         kwargs["body"] = schema.check_body(body, method.request, document.schemas)
-    handler = route.alias.handler if route.alias is not None and route.alias.handler else route.api.handler(method)
-    result = handler(route.api.backend, **kwargs)
+    handler = route.alias.handler if route.alias is not None and route.alias.handler else api.handler(method)
+    result = handler(api.backend, **kwargs)
     if result is None:
-        if route.api.empty_answer is None:
+        if api.empty_answer is None:
             return 204, None, False
-        result = route.api.empty_answer
+        result = api.empty_answer
     result = wire.shape(result, method.response, document, enum_ints=alt_options.get("enum-encoding") == "int",
-                        int64_strings=route.api.int64_as_strings)
+                        int64_strings=api.int64_as_strings)
     if tree is not None:
         result = fields_mod.apply(result, tree)
     if route.alias is not None and route.alias.answer is not None:
@@ -192,6 +193,8 @@ def system_parameters(query, global_parameters: dict):
     with options after `;` (`json;enum-encoding=int`, as the official REST clients send).
 
     Returns the query (a MultiDict) with those names plain and alt bare, and alt's options."""
+    if not query:
+        return query, {}
     renamed = [k for k in query if k.startswith("$") and k not in global_parameters
                and k[1:] in global_parameters]
     alt = query.get("alt") if "alt" in query else query.get("$alt")

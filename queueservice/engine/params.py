@@ -6,6 +6,7 @@ import re
 from functools import lru_cache
 
 from queueservice.engine import formats
+from queueservice.engine.discovery import snake
 from queueservice.errors import InvalidArgument, RequiredArgument
 
 _INT_RANGES = {
@@ -29,24 +30,25 @@ def _compiled(pattern: str):
     return re.compile(pattern)
 
 
-def enum_name(param, raw: str, location_type: str = "parameter") -> str:
+def enum_name(param, raw: str, location_type: str = "parameter", name: str | None = None) -> str:
     """An enum value by name, or by number as protobuf JSON allows (`responseView=2`,
     `"httpMethod": 1`): the document lists enum values in the order of their numbers."""
     if raw in param.enum:
         return raw
     if raw.isdigit() and int(raw) < len(param.enum):
         return param.enum[int(raw)]
-    raise _invalid(param.name, raw, f"must be one of {', '.join(param.enum)}", location_type)
+    raise _invalid(name or param.name, raw, f"must be one of {', '.join(param.enum)}", location_type)
 
 
-def convert(param, raw: str, *, location_type: str = "parameter"):
-    """Convert one raw string to the parameter's type, or raise InvalidArgument.
+def convert(param, raw: str, *, location_type: str = "parameter", name: str | None = None):
+    """Convert one raw string to the parameter's type, or raise InvalidArgument; errors name
+    `name` (a body field's path) or else the parameter.
 
     String formats become Python values: google-datetime and google-duration µs ints,
     google-fieldmask a list of paths, byte the decoded bytes."""
-    name = param.name
+    name = name or param.name
     if param.enum is not None:
-        raw = enum_name(param, raw, location_type)
+        raw = enum_name(param, raw, location_type, name)
     kind, fmt = param.type, param.format
     if kind == "boolean":
         lowered = raw.lower()
@@ -83,27 +85,55 @@ def convert(param, raw: str, *, location_type: str = "parameter"):
     return value
 
 
-def check(parameters: dict, path_values: dict, query) -> dict:
-    """Check every parameter of a method; returns {name: typed value} for those given.
+#: A default that does not convert: it is converted (and refused) on each call, as it was read.
+_CONVERT_EACH_TIME = object()
 
-    `query` is a werkzeug MultiDict. Defaults from the document fill optional parameters
-    that are absent, so handlers see what the document promises.
-    """
-    values = {}
-    for name, param in parameters.items():
-        if param.location == "path":
-            raws = [path_values[name]] if name in path_values else []
-        else:
-            raws = query.getlist(name)
-        if not raws:
-            if param.required:
-                raise RequiredArgument(f"Required parameter: {name}", location=name)
-            if param.default is not None:
-                values[name] = convert(param, param.default)
-            continue
-        if len(raws) > 1 and not param.repeated:
-            raise InvalidArgument(f"Parameter {name} was given {len(raws)} times; it takes one value",
-                                  location=name, location_type="parameter")
-        converted = [convert(param, raw) for raw in raws]
-        values[name] = converted if param.repeated else converted[0]
-    return values
+
+def _prepared_default(param):
+    if param.default is None:
+        return None
+    try:
+        value = convert(param, param.default)
+    except InvalidArgument:
+        return _CONVERT_EACH_TIME
+    return value
+
+
+class ParameterSet:
+    """The parameters of one method (or a document's global ones), prepared once at start-up:
+    defaults converted, and each one's Python name (`numTasks` -> `num_tasks`) worked out."""
+
+    def __init__(self, parameters: dict):
+        self.parameters = parameters
+        self.python_names = {name: snake(name) for name in parameters}
+        self._entries = tuple((name, param, param.location == "path", _prepared_default(param))
+                              for name, param in parameters.items())
+
+    def check(self, path_values: dict, query) -> dict:
+        """Check every parameter; returns {name: typed value} for those given.
+
+        `query` is a werkzeug MultiDict. Defaults from the document fill optional parameters
+        that are absent, so handlers see what the document promises.
+        """
+        values = {}
+        for name, param, in_path, default in self._entries:
+            if in_path:
+                raws = [path_values[name]] if name in path_values else ()
+            else:
+                raws = query.getlist(name) if name in query else ()
+            if not raws:
+                if param.required:
+                    raise RequiredArgument(f"Required parameter: {name}", location=name)
+                if default is _CONVERT_EACH_TIME:
+                    values[name] = convert(param, param.default)
+                elif default is not None:
+                    values[name] = list(default) if isinstance(default, list) else default
+                continue
+            if len(raws) > 1 and not param.repeated:
+                raise InvalidArgument(f"Parameter {name} was given {len(raws)} times; it takes one value",
+                                      location=name, location_type="parameter")
+            if param.repeated:
+                values[name] = [convert(param, raw) for raw in raws]
+            else:
+                values[name] = convert(param, raws[0])
+        return values

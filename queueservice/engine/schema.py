@@ -45,6 +45,18 @@ def _lower_camel(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
+#: id(spec) -> (spec, its Parameter): built once per field of a document, not per request. The
+#: entry holds the spec, so its id cannot be reused while the entry lives.
+_PARAMETERS = {}
+
+
+def _parameter_of(spec: dict) -> Parameter:
+    entry = _PARAMETERS.get(id(spec))
+    if entry is None or entry[0] is not spec:
+        entry = _PARAMETERS[id(spec)] = (spec, Parameter.from_spec("", spec))
+    return entry[1]
+
+
 def _value(item, spec, schemas, where, depth):
     if item is None:
         return None
@@ -58,7 +70,7 @@ def _value(item, spec, schemas, where, depth):
             raise InvalidArgument(f"Invalid value for {where}: expected a JSON array",
                                   location=where, location_type="body")
         return [_value(x, spec.get("items", {}), schemas, f"{where}[{i}]", depth + 1) for i, x in enumerate(item)]
-    param = Parameter.from_spec(where, spec)
+    param = _parameter_of(spec)
     if kind == "boolean":
         if isinstance(item, bool):
             return item
@@ -76,7 +88,7 @@ def _value(item, spec, schemas, where, depth):
             raw = str(int(item)) if kind != "number" else repr(item)
         else:
             raw = str(item).strip()
-        return convert(param, raw, location_type="body")
+        return convert(param, raw, location_type="body", name=where)
     if kind == "string":
         if param.enum is not None and isinstance(item, int) and not isinstance(item, bool):
             item = str(item)  # an enum by number, as protobuf JSON allows
@@ -88,5 +100,5 @@ def _value(item, spec, schemas, where, depth):
         except UnicodeEncodeError:
             raise InvalidArgument(f"Invalid value for {where}: not valid Unicode",
                                   location=where, location_type="body") from None
-        return convert(param, item, location_type="body")
+        return convert(param, item, location_type="body", name=where)
     return item
