@@ -230,3 +230,48 @@ def test_cross_site_browser_posts_are_refused(web):
 def test_unknown_log_level_stops_start_up():
     with pytest.raises(SystemExit, match="LOG_LEVEL"):
         Settings.from_env({"LOG_LEVEL": "verbose"})
+
+
+def _answers(web):
+    """Status, headers and body of calls that reach every branch around an API method."""
+    calls = [("get", "/echo/v1/things/abc?needed=x&count=3&tags=a&tags=b", {}),
+             ("get", "/things/abc?needed=x&prettyPrint=false", {}),
+             ("get", "/echo/v1/things/a", {}),
+             ("get", "/echo/v1/things/a?needed=x&count=nope&$.xgafv=2", {}),
+             ("head", "/echo/v1/things/a?needed=x", {}),
+             ("options", "/echo/v1/things/a", {}),
+             ("put", "/echo/v1/things/a/b", {"data": b'{"x": ', "content_type": "application/json"}),
+             ("put", "/echo/v1/things/n", {"json": {}, "headers": {"Origin": "http://evil.example"}}),
+             ("delete", "/echo/v1/things/a", {}),
+             ("post", "/echo/v1/things/a", {}),
+             ("post", "/echo/v1/fail", {}),
+             ("get", "/echo/v1/nothing/here", {})]
+    out = []
+    for verb, path, kwargs in calls:
+        r = getattr(web, verb)(path, **kwargs)
+        out.append((verb, path, r.status, sorted(r.headers.items()), r.data))
+    return out
+
+
+def test_api_calls_answer_as_flask_does(echo_app, monkeypatch):
+    """API methods skip Flask's request machinery; with a receiver on Flask's request signals every
+    request goes through Flask, and the answers are the same to the byte."""
+    import flask
+
+    contexts = []
+    monkeypatch.setattr(echo_app, "request_context", lambda environ: contexts.append(environ["PATH_INFO"])
+                        or flask.Flask.request_context(echo_app, environ))
+    direct = _answers(echo_app.test_client())
+    assert len(contexts) == 4  # HEAD, OPTIONS, 405 and 404 went to Flask
+    seen = []
+
+    def receiver(sender, **extra):
+        seen.append(sender)
+
+    flask.request_started.connect(receiver, echo_app)
+    try:
+        through_flask = _answers(echo_app.test_client())
+    finally:
+        flask.request_started.disconnect(receiver, echo_app)
+    assert len(seen) == len(through_flask)
+    assert direct == through_flask

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from flask import Flask, Response, redirect, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Response, redirect
+from flask import request as flask_request
+from flask import signals
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.routing import RoutingException
 
 from queueservice.engine import binding as apis_mod
 from queueservice.engine import batch
@@ -49,8 +52,10 @@ def engine() -> Engine:
     return current_app.extensions["queueservice"]
 
 
-def to_api_error(exc: BaseException) -> ApiError:
-    """The one place where every exception of an HTTP request becomes a Google error."""
+def to_api_error(exc: BaseException, req=None) -> ApiError:
+    """The one place where every exception of an HTTP request (`req`, by default Flask's) becomes
+    a Google error."""
+    request = req if req is not None else flask_request
     if isinstance(exc, HTTPException) and not isinstance(exc, ApiError):
         code = exc.code or 500
         if code == 404:
@@ -115,7 +120,7 @@ def create_app(settings: Settings | None = None, redis_client=None) -> Flask:
     @app.before_request
     def _same_origin_only():
         """A web page elsewhere must not change queues through the developer's browser (CSRF)."""
-        hosts.check_same_origin(request.method, request.headers, request.host)
+        hosts.check_same_origin(flask_request.method, flask_request.headers, flask_request.host)
 
     # An unknown path or verb under an API's own first segment (`/v2/...`) is answered in that
     # API's error body; elsewhere in the v1 body.
@@ -125,16 +130,119 @@ def create_app(settings: Settings | None = None, redis_client=None) -> Flask:
         if first and "<" not in first:
             formats_by_prefix.setdefault(first.split(":", 1)[0], route.api.error_format)
 
+    def render_error(exc, req):
+        """Google's error body for an exception of the request `req`, in its API's format."""
+        pretty = req.args.get("prettyPrint", "true").lower() != "false"
+        route = eng.routes.get(req.url_rule.endpoint) if req.url_rule is not None else None
+        form = route.api.error_format if route else formats_by_prefix.get(
+            req.path.lstrip("/").split("/", 1)[0], "v1")
+        return error_response(to_api_error(exc, req), pretty=pretty, form=form, xgafv=req.args.get("$.xgafv"))
+
     @app.errorhandler(Exception)
     def _handle(exc):
-        pretty = request.args.get("prettyPrint", "true").lower() != "false"
-        route = eng.routes.get(request.url_rule.endpoint) if request.url_rule is not None else None
-        form = route.api.error_format if route else formats_by_prefix.get(
-            request.path.lstrip("/").split("/", 1)[0], "v1")
-        return error_response(to_api_error(exc), pretty=pretty, form=form, xgafv=request.args.get("$.xgafv"))
+        return render_error(exc, flask_request._get_current_object())
 
-    app.wsgi_app = hosts.HostGuard(method_override(app.wsgi_app), settings.allowed_hosts, error_response)
+    api_calls = ApiCalls(app, eng, render_error, _same_origin_only, _handle)
+    app.wsgi_app = hosts.HostGuard(method_override(api_calls), settings.allowed_hosts, error_response)
     return app
+
+
+class ApiCalls:
+    """WSGI: the API's own methods answered without Flask's request machinery; every other request
+    (and HEAD, OPTIONS, 404, 405) goes to Flask.
+
+    Around an API method Flask runs only what create_app gave it: the same-origin check before the
+    view and the error handler after it, so this runs those two itself, in the same order, with
+    the same request class, routing and response. That saves Flask's app and request contexts,
+    its hooks and its signals on every call. Should the app be given anything more that Flask would
+    run around an API method (a hook, an error handler, a signal receiver, trusted hosts, debug), every
+    request goes to Flask instead.
+    """
+
+    def __init__(self, app: Flask, eng: Engine, render_error, same_origin_hook, error_handler):
+        self._app = app
+        self._flask = app.wsgi_app
+        self._routes = eng.routes
+        self._max_body = eng.settings.max_request_bytes
+        self._render_error = render_error
+        self._expected = (same_origin_hook, error_handler)
+        self._direct = None  # decided at the first request, when the app is complete
+
+    def __call__(self, environ, start_response):
+        if self._direct is None:
+            self._direct = self._flask_adds_nothing()
+        if not self._direct or _signals_heard():
+            return self._flask(environ, start_response)
+        app = self._app
+        adapter = app.url_map.bind_to_environ(environ, server_name=app.config["SERVER_NAME"],
+                                              subdomain=app.url_map.default_subdomain or "")
+        try:
+            rule, path_values = adapter.match(return_rule=True)
+        except HTTPException:  # Flask answers these (through the error handler, or a redirect)
+            return self._flask(environ, start_response)
+        route = self._routes.get(rule.endpoint)
+        if route is None or environ.get("REQUEST_METHOD") != route.method.http_method:
+            return self._flask(environ, start_response)
+        req = app.request_class(environ)
+        req.url_rule, req.view_args = rule, path_values
+        try:
+            hosts.check_same_origin(req.method, req.headers, req.host)
+            response = _answer(route, req, path_values, self._max_body)
+        except Exception as exc:  # as Flask's handle_user_exception, with only our handler
+            response = self._error_response(exc, req)
+        return response(environ, start_response)
+
+    def _error_response(self, exc, req):
+        if isinstance(exc, HTTPException) and (exc.code is None or isinstance(exc, RoutingException)):
+            return exc
+        try:
+            return self._render_error(exc, req)
+        except Exception as failure:  # as Flask's handle_exception: logged, then answered as a 500
+            self._app.logger.error(f"Exception on {req.path} [{req.method}]", exc_info=failure)
+            return self._render_error(InternalServerError(original_exception=failure), req)
+
+    def _flask_adds_nothing(self) -> bool:
+        """True when Flask would run nothing around an API method but the two functions create_app
+        gave it; then also marks the app as serving, so that Flask refuses any later hook (as it
+        does after its first request).
+
+        Flask takes an endpoint's blueprints from its dots (`taskqueue.tasks.insert#0` belongs to
+        `taskqueue.tasks` and `taskqueue`), so hooks and handlers of those scopes count too."""
+        app, (same_origin, handler) = self._app, self._expected
+        scopes = {None} | {name for endpoint in self._routes for name in _blueprints_of(endpoint)}
+
+        def registered(funcs: dict) -> dict:
+            return {scope: list(fs) for scope, fs in funcs.items() if scope in scopes and fs}
+
+        handlers = {scope: {code: dict(by_class) for code, by_class in codes.items() if by_class}
+                    for scope, codes in app.error_handler_spec.items() if scope in scopes}
+        plain = (not app.debug and app.config["TRUSTED_HOSTS"] is None
+                 and not app.config["TRAP_HTTP_EXCEPTIONS"] and not app.config["TRAP_BAD_REQUEST_ERRORS"]
+                 and not app.url_map.host_matching and not app.subdomain_matching
+                 and registered(app.before_request_funcs) == {None: [same_origin]}
+                 and not any(registered(funcs) for funcs in (app.after_request_funcs, app.teardown_request_funcs,
+                                                             app.url_value_preprocessors))
+                 and not app.teardown_appcontext_funcs
+                 and {scope: codes for scope, codes in handlers.items() if codes}
+                 == {None: {None: {Exception: handler}}})
+        app._got_first_request = True  # what Flask's first request would have set
+        return plain
+
+
+def _blueprints_of(endpoint: str) -> list:
+    """The blueprints Flask takes an endpoint to belong to (`a.b.c` -> `a.b`, `a`)."""
+    name = endpoint.rpartition(".")[0]
+    return [name.rsplit(".", i)[0] for i in range(name.count(".") + 1)] if name else []
+
+
+_FLASK_SIGNALS = (signals.request_started, signals.request_finished, signals.request_tearing_down,
+                  signals.got_request_exception, signals.appcontext_pushed, signals.appcontext_popped,
+                  signals.appcontext_tearing_down)
+
+
+def _signals_heard() -> bool:
+    """Whether anything listens to Flask's request signals (then Flask must send them)."""
+    return any(signal.receivers for signal in _FLASK_SIGNALS)
 
 
 _OVERRIDABLE = {"GET", "PUT", "PATCH", "DELETE"}
@@ -154,10 +262,16 @@ def method_override(wsgi_app):
 
 
 def _api_view(**path_values):
+    """An API method under Flask (when ApiCalls hands the request on: HEAD, or a hooked app)."""
     eng = engine()
-    route = eng.routes[request.url_rule.endpoint]
-    data = read_body(eng.settings.max_request_bytes) if route.method.request else b""
-    status, value, pretty = run(Call(route, path_values, request.args, data))
+    req = flask_request._get_current_object()
+    return _answer(eng.routes[req.url_rule.endpoint], req, path_values, eng.settings.max_request_bytes)
+
+
+def _answer(route, req, path_values: dict, max_body: int) -> Response:
+    """Run the API method of `route` for the request `req`; its answer as a response."""
+    data = read_body(max_body, req) if route.method.request else b""
+    status, value, pretty = run(Call(route, path_values, req.args, data))
     return json_response(value, status=status, pretty=pretty)
 
 

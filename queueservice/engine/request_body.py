@@ -7,12 +7,14 @@ from flask import request
 from queueservice.errors import InvalidArgument, PayloadTooLarge
 
 
-def read_body(max_bytes: int) -> bytes:
-    """The body, or PayloadTooLarge: by Content-Length up front, or after max_bytes + 1 chunked bytes."""
-    length = request.content_length
+def read_body(max_bytes: int, req=None) -> bytes:
+    """The body of `req` (by default Flask's request), or PayloadTooLarge: by Content-Length up
+    front, or after max_bytes + 1 chunked bytes."""
+    req = request if req is None else req
+    length = req.content_length
     if length is not None and length > max_bytes:
         raise PayloadTooLarge(f"The request body is {length} bytes; this server accepts at most {max_bytes}")
-    environ = request.environ
+    environ = req.environ
     if length is None and not environ.get("wsgi.input_terminated"):
         return b""
     stream = environ["wsgi.input"]
