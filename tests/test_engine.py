@@ -235,6 +235,7 @@ def test_unknown_log_level_stops_start_up():
 def _answers(web):
     """Status, headers and body of calls that reach every branch around an API method."""
     calls = [("get", "/echo/v1/things/abc?needed=x&count=3&tags=a&tags=b", {}),
+             ("get", "/echo/v1/things/abc?needed=y", {}),
              ("get", "/things/abc?needed=x&prettyPrint=false", {}),
              ("get", "/echo/v1/things/a", {}),
              ("get", "/echo/v1/things/a?needed=x&count=nope&$.xgafv=2", {}),

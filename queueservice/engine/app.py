@@ -28,7 +28,7 @@ from queueservice.errors import (
     PayloadTooLarge,
 )
 from queueservice.engine.request_body import read_body
-from queueservice.engine.responses import error_response, json_response
+from queueservice.engine.responses import error_response, json_response, wsgi_json
 
 log = logging.getLogger("queueservice")
 
@@ -167,30 +167,63 @@ class ApiCalls:
         self._render_error = render_error
         self._expected = (same_origin_hook, error_handler)
         self._direct = None  # decided at the first request, when the app is complete
+        self._matched = {}  # the matches of recent API calls, by what routing reads of the environ
+        self._adapters = {}  # url_map adapters, by what binding reads of the environ (see _match)
 
     def __call__(self, environ, start_response):
         if self._direct is None:
             self._direct = self._flask_adds_nothing()
         if not self._direct or _signals_heard():
             return self._flask(environ, start_response)
-        app = self._app
-        adapter = app.url_map.bind_to_environ(environ, server_name=app.config["SERVER_NAME"],
-                                              subdomain=app.url_map.default_subdomain or "")
-        try:
-            rule, path_values = adapter.match(return_rule=True)
-        except HTTPException:  # Flask answers these (through the error handler, or a redirect)
-            return self._flask(environ, start_response)
-        route = self._routes.get(rule.endpoint)
-        if route is None or environ.get("REQUEST_METHOD") != route.method.http_method:
-            return self._flask(environ, start_response)
-        req = app.request_class(environ)
+        key = tuple(map(environ.get, _ROUTING_KEYS))
+        matched = self._matched.get(key)
+        if matched is None:
+            matched = self._match(environ)
+            if matched is None:
+                return self._flask(environ, start_response)
+            if len(self._matched) >= _MATCHES_KEPT:
+                self._matched.clear()
+            self._matched[key] = matched
+        route, rule, path_values = matched
+        path_values = dict(path_values)
+        req = self._app.request_class(environ)
         req.url_rule, req.view_args = rule, path_values
         try:
             hosts.check_same_origin(req.method, req.headers, req.host)
-            response = _answer(route, req, path_values, self._max_body)
+            status, value, pretty = _call(route, req, path_values, self._max_body)
+            line, headers, body = wsgi_json(value, status, pretty)
         except Exception as exc:  # as Flask's handle_user_exception, with only our handler
-            response = self._error_response(exc, req)
-        return response(environ, start_response)
+            return self._error_response(exc, req)(environ, start_response)
+        start_response(line, headers)
+        return body
+
+    def _match(self, environ):
+        """(route, rule, path values) of an API method called with its own verb, as Flask routes
+        it; None for anything else (Flask answers that: another route, 404, 405, a redirect).
+
+        The adapter Flask would bind depends on the environ but for the path, verb and query, which
+        match() takes as arguments (the query is used only for redirects, never answered here), so
+        one adapter per host, scheme and mount point serves every request made alike."""
+        shape = tuple(map(environ.get, _BINDING_KEYS))
+        adapter = self._adapters.get(shape)
+        if adapter is None:
+            app = self._app
+            adapter = app.url_map.bind_to_environ(environ, server_name=app.config["SERVER_NAME"],
+                                                  subdomain=app.url_map.default_subdomain or "")
+            if len(self._adapters) >= _MATCHES_KEPT:
+                self._adapters.clear()
+            self._adapters[shape] = adapter
+        path = environ.get("PATH_INFO")
+        try:
+            # PATH_INFO decoded as bind_to_environ decodes it (WSGI strings are latin-1 of UTF-8)
+            path = "/" if path is None else path.encode("latin1").decode(errors="replace")
+            rule, path_values = adapter.match(path, environ["REQUEST_METHOD"], return_rule=True)
+        except HTTPException:
+            return None
+        route = self._routes.get(rule.endpoint)
+        if route is None or environ.get("REQUEST_METHOD") != route.method.http_method:
+            return None
+        return route, rule, path_values
 
     def _error_response(self, exc, req):
         if isinstance(exc, HTTPException) and (exc.code is None or isinstance(exc, RoutingException)):
@@ -227,6 +260,16 @@ class ApiCalls:
                  == {None: {None: {Exception: handler}}})
         app._got_first_request = True  # what Flask's first request would have set
         return plain
+
+
+#: What werkzeug's bind_to_environ reads of the environ, but for the path, verb and query.
+_BINDING_KEYS = ("SCRIPT_NAME", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "wsgi.url_scheme", "HTTP_CONNECTION",
+                 "HTTP_UPGRADE")
+#: ... and with those, what routing reads (the query only for redirects, which are not kept): two
+#: requests alike in these are routed alike, for the url_map is fixed once the app serves.
+_ROUTING_KEYS = ("REQUEST_METHOD", "PATH_INFO") + _BINDING_KEYS
+#: Matches kept (each a few hundred bytes), and adapters: all are dropped when this many are kept.
+_MATCHES_KEPT = 1024
 
 
 def _blueprints_of(endpoint: str) -> list:
@@ -270,9 +313,14 @@ def _api_view(**path_values):
 
 def _answer(route, req, path_values: dict, max_body: int) -> Response:
     """Run the API method of `route` for the request `req`; its answer as a response."""
-    data = read_body(max_body, req) if route.method.request else b""
-    status, value, pretty = run(Call(route, path_values, req.args, data))
+    status, value, pretty = _call(route, req, path_values, max_body)
     return json_response(value, status=status, pretty=pretty)
+
+
+def _call(route, req, path_values: dict, max_body: int) -> tuple:
+    """Run the API method of `route` for the request `req`: (status, value, pretty), as `run`."""
+    data = read_body(max_body, req) if route.method.request else b""
+    return run(Call(route, path_values, req.args, data))
 
 
 def _metrics():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import orjson
 from flask import Response
 
@@ -22,6 +24,28 @@ def json_response(value, status: int = 200, pretty: bool = True) -> Response:
     if value is None:
         return Response(status=status)
     return Response(dumps(value, pretty), status=status, content_type=JSON_TYPE)
+
+
+#: status -> (status line, headers) of json_response(None, status) as werkzeug sends them.
+_EMPTY = {}
+
+
+def wsgi_json(value, status: int = 200, pretty: bool = True) -> tuple:
+    """(status line, headers, body chunks): exactly what `json_response(value, status, pretty)`
+    sends a request other than HEAD, made without building a Response (1 µs instead of 10)."""
+    if value is None:
+        if status not in _EMPTY:
+            response = json_response(None, status=status)
+            _EMPTY[status] = (response.status, response.get_wsgi_headers({}).to_wsgi_list())
+        line, headers = _EMPTY[status]
+        return line, list(headers), []
+    data = dumps(value, pretty)
+    return _status_line(status), [("Content-Type", JSON_TYPE), ("Content-Length", str(len(data)))], [data]
+
+
+@lru_cache(maxsize=64)
+def _status_line(status: int) -> str:
+    return Response(status=status).status
 
 
 def error_response(err: ApiError, pretty: bool = True, form: str = "v1", xgafv: str | None = None) -> Response:
