@@ -52,6 +52,8 @@ MANY_CHUNK = 1000
 LAYOUT_VERSION = 2
 #: Tasks per call of the migration script.
 MIGRATE_CHUNK = 1000
+#: Queues whose script KEYS a store keeps built (see TaskStore._keys_for).
+KEYS_KEPT = 1024
 
 
 class Code(IntEnum):
@@ -174,6 +176,7 @@ class TaskStore:
         self._cluster = isinstance(client, RedisCluster)
         self._layout_checked = False
         self._layout_lock = threading.Lock()
+        self._script_keys = {}
         # The last listing, reused while the registry is unchanged (thousands of queues take
         # tens of ms to parse and sort): (members, sorted QueueKeys, {QueueKeys: (tasks, stats)}).
         self._listing = (frozenset(), [], {})
@@ -184,7 +187,8 @@ class TaskStore:
 
     def _run(self, script: str, keys: QueueKeys, *args):
         self._check_layout()
-        return self._scripts.run(script, self._keys_for(keys), [keys.base, self._history, *args])
+        script_keys, base = self._script_keys.get(keys) or self._build_script_keys(keys)
+        return self._scripts.run(script, script_keys, [base, self._history, *args])
 
     def _check_layout(self):
         if not self._layout_checked:
@@ -224,9 +228,17 @@ class TaskStore:
                 self._redis.delete(key)
         return len(queues)
 
-    def _keys_for(self, keys: QueueKeys) -> list:
+    def _keys_for(self, keys: QueueKeys) -> tuple:
         """What a script of one queue gets as KEYS: the queue's keys, then the clock's."""
-        return keys.all() + [self.clock.key(keys.base)]
+        return (self._script_keys.get(keys) or self._build_script_keys(keys))[0]
+
+    def _build_script_keys(self, keys: QueueKeys) -> tuple:
+        """(KEYS, base) of the queue's scripts, kept for the last KEYS_KEPT queues: each build
+        writes a string per key, and every property of QueueKeys the base again."""
+        if len(self._script_keys) >= KEYS_KEPT:
+            self._script_keys.clear()
+        built = self._script_keys[keys] = ((*keys.all(), self.clock.key(keys.base)), keys.base)
+        return built
 
     def _register(self, keys: QueueKeys):
         """Remember the queue in the registry once per process (a second round trip only then)."""
