@@ -120,7 +120,7 @@ def create_app(settings: Settings | None = None, redis_client=None) -> Flask:
     @app.before_request
     def _same_origin_only():
         """A web page elsewhere must not change queues through the developer's browser (CSRF)."""
-        hosts.check_same_origin(flask_request.method, flask_request.headers, flask_request.host)
+        hosts.check_same_origin(flask_request)
 
     # An unknown path or verb under an API's own first segment (`/v2/...`) is answered in that
     # API's error body; elsewhere in the v1 body.
@@ -169,6 +169,7 @@ class ApiCalls:
         self._direct = None  # decided at the first request, when the app is complete
         self._matched = {}  # the matches of recent API calls, by what routing reads of the environ
         self._adapters = {}  # url_map adapters, by what binding reads of the environ (see _match)
+        self._queries = {}  # parsed query strings
 
     def __call__(self, environ, start_response):
         if self._direct is None:
@@ -188,8 +189,18 @@ class ApiCalls:
         path_values = dict(path_values)
         req = self._app.request_class(environ)
         req.url_rule, req.view_args = rule, path_values
+        # The parsed query is immutable and depends on the query string alone: parsed once for
+        # the last _MATCHES_KEPT query strings (`numTasks=1&leaseSecs=60` is sent again and again).
+        query = environ.get("QUERY_STRING", "")
+        args = self._queries.get(query)
+        if args is None:
+            if len(self._queries) >= _MATCHES_KEPT:
+                self._queries.clear()
+            self._queries[query] = req.args
+        else:
+            req.args = args
         try:
-            hosts.check_same_origin(req.method, req.headers, req.host)
+            hosts.check_same_origin(req)
             status, value, pretty = _call(route, req, path_values, self._max_body)
             line, headers, body = wsgi_json(value, status, pretty)
         except Exception as exc:  # as Flask's handle_user_exception, with only our handler
@@ -285,7 +296,10 @@ _FLASK_SIGNALS = (signals.request_started, signals.request_finished, signals.req
 
 def _signals_heard() -> bool:
     """Whether anything listens to Flask's request signals (then Flask must send them)."""
-    return any(signal.receivers for signal in _FLASK_SIGNALS)
+    for signal in _FLASK_SIGNALS:
+        if signal.receivers:
+            return True
+    return False
 
 
 _OVERRIDABLE = {"GET", "PUT", "PATCH", "DELETE"}

@@ -50,6 +50,9 @@ def _loopback_ipv4(name: str) -> bool:
     return len(parts) == 4 and parts[0] == "127" and all(p.isascii() and p.isdigit() and int(p) < 256 for p in parts)
 
 
+_HOSTS_KEPT = 256
+
+
 class HostGuard:
     """WSGI middleware: refuse a request whose Host is neither loopback nor in ALLOWED_HOSTS (403)."""
 
@@ -57,10 +60,16 @@ class HostGuard:
         self._app = app
         self._allowed = allowed
         self._render = render
+        self._known = {}  # host -> allowed, for the last _HOSTS_KEPT hosts seen
 
     def __call__(self, environ, start_response):
         host = environ.get("HTTP_HOST") or ""
-        if not host_allowed(host, self._allowed):
+        allowed = self._known.get(host)
+        if allowed is None:
+            if len(self._known) >= _HOSTS_KEPT:
+                self._known.clear()
+            allowed = self._known[host] = host_allowed(host, self._allowed)
+        if not allowed:
             shown = host[:100] or "(none)"
             error = Forbidden(
                 f"Host {shown!r} is not served here: this server answers loopback hosts and those in "
@@ -69,18 +78,21 @@ class HostGuard:
         return self._app(environ, start_response)
 
 
-def check_same_origin(method: str, headers, host: str) -> None:
-    """Raise Forbidden when a browser says a state-changing request comes from another origin.
+def check_same_origin(request) -> None:
+    """Raise Forbidden when a browser says a state-changing request (a werkzeug Request) comes
+    from another origin.
 
     Browsers name the page's origin on cross-site requests; API clients send no Origin. An
-    origin without a host part (`file://`, `null`) is never this server.
+    origin without a host part (`file://`, `null`) is never this server. The request's host is
+    worked out only for a request that names an origin.
     """
-    if method in ("GET", "HEAD", "OPTIONS"):
+    if request.method in ("GET", "HEAD", "OPTIONS"):
         return
+    headers = request.headers
     origin = headers.get("Origin")
     if origin is not None:
         forwarded = (headers.get("X-Forwarded-Host") or "").split(",")[0].strip()
-        ours = {h.lower() for h in (host, forwarded) if h}
+        ours = {h.lower() for h in (request.host, forwarded) if h}
         netloc = urlsplit(origin).netloc.lower() if origin != "null" else ""
         if not netloc:
             raise Forbidden(f"Requests from a page without a host ({origin[:60]}) are refused; "
