@@ -197,7 +197,8 @@ def system_parameters(query, global_parameters: dict):
         return query, {}
     renamed = [k for k in query if k.startswith("$") and k not in global_parameters
                and k[1:] in global_parameters]
-    alt = query.get("alt") if "alt" in query else query.get("$alt")
+    # (`in` first: a MultiDict's get of a missing key raises and catches an HTTP exception inside)
+    alt = query.get("alt") if "alt" in query else query.get("$alt") if "$alt" in query else None
     if not renamed and (alt is None or ";" not in alt):
         return query, {}
     plain = MultiDict()

@@ -88,10 +88,10 @@ def check_same_origin(request) -> None:
     """
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
-    headers = request.headers
-    origin = headers.get("Origin")
+    environ = request.environ  # the headers as werkzeug's EnvironHeaders.get reads them
+    origin = environ.get("HTTP_ORIGIN")
     if origin is not None:
-        forwarded = (headers.get("X-Forwarded-Host") or "").split(",")[0].strip()
+        forwarded = (environ.get("HTTP_X_FORWARDED_HOST") or "").split(",")[0].strip()
         ours = {h.lower() for h in (request.host, forwarded) if h}
         netloc = urlsplit(origin).netloc.lower() if origin != "null" else ""
         if not netloc:
@@ -99,5 +99,5 @@ def check_same_origin(request) -> None:
                             "use this server's own pages")
         if netloc not in ours:
             raise Forbidden(f"Requests from the web page at {origin[:100]} are refused; use this server's own pages")
-    if headers.get("Sec-Fetch-Site") == "cross-site":
+    if environ.get("HTTP_SEC_FETCH_SITE") == "cross-site":
         raise Forbidden("Cross-site requests are refused")

@@ -108,6 +108,13 @@ class ParameterSet:
         self.python_names = {name: snake(name) for name in parameters}
         self._entries = tuple((name, param, param.location == "path", _prepared_default(param))
                               for name, param in parameters.items())
+        # A query that gives none of these parameters gets their defaults: known in advance when
+        # none is required, in the path, or defaulted to a list or to what does not convert.
+        self._names = frozenset(parameters)
+        self._defaults = None
+        if not any(param.required or in_path or default is _CONVERT_EACH_TIME or isinstance(default, list)
+                   for _, param, in_path, default in self._entries):
+            self._defaults = {name: default for name, _, _, default in self._entries if default is not None}
 
     def check(self, path_values: dict, query) -> dict:
         """Check every parameter; returns {name: typed value} for those given.
@@ -115,6 +122,8 @@ class ParameterSet:
         `query` is a werkzeug MultiDict. Defaults from the document fill optional parameters
         that are absent, so handlers see what the document promises.
         """
+        if self._defaults is not None and self._names.isdisjoint(dict.keys(query)):
+            return dict(self._defaults)
         values = {}
         for name, param, in_path, default in self._entries:
             if in_path:

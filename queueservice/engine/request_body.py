@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import request
+from werkzeug.wsgi import get_content_length
 
 from queueservice.errors import InvalidArgument, PayloadTooLarge
 
@@ -11,7 +12,7 @@ def read_body(max_bytes: int, req=None) -> bytes:
     """The body of `req` (by default Flask's request), or PayloadTooLarge: by Content-Length up
     front, or after max_bytes + 1 chunked bytes."""
     req = request if req is None else req
-    length = req.content_length
+    length = get_content_length(req.environ)  # req.content_length, without a KeyError for a header not sent
     if length is not None and length > max_bytes:
         raise PayloadTooLarge(f"The request body is {length} bytes; this server accepts at most {max_bytes}")
     environ = req.environ
