@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from redis.exceptions import NoScriptError
+
 SHARED_LUA = Path(__file__).with_name("lua")
 
 
@@ -36,5 +38,14 @@ class Scripts:
         return self._scripts[name]
 
     def run(self, name: str, keys, args):
-        """Run script `name` with KEYS and ARGV; one round trip (EVALSHA)."""
-        return self._scripts[name](keys=list(keys), args=list(args))
+        """Run script `name` with KEYS and ARGV; one round trip (EVALSHA).
+
+        What redis-py's Script.__call__ does for a client, without its per-call import and
+        copies (about 5 µs): EVALSHA, and should Redis not know the script (flushed, restarted),
+        SCRIPT LOAD and EVALSHA again."""
+        script = self._scripts[name]
+        try:
+            return self._client.evalsha(script.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            script.sha = self._client.script_load(script.script)
+            return self._client.evalsha(script.sha, len(keys), *keys, *args)
