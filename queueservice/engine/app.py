@@ -154,7 +154,7 @@ class ApiCalls:
     Around an API method Flask runs only what create_app gave it: the same-origin check before the
     view and the error handler after it, so this runs those two itself, in the same order, with
     the same request class, routing and response. That saves Flask's app and request contexts,
-    its hooks and its signals on every call. Should the app be given anything more that Flask would
+    its hooks and its signals on every call; and it keeps recent matches and parsed queries. Should the app be given anything more that Flask would
     run around an API method (a hook, an error handler, a signal receiver, trusted hosts, debug), every
     request goes to Flask instead.
     """
@@ -189,17 +189,8 @@ class ApiCalls:
         path_values = dict(path_values)
         req = self._app.request_class(environ)
         req.url_rule, req.view_args = rule, path_values
-        # The parsed query is immutable and depends on the query string alone: parsed once for
-        # the last _MATCHES_KEPT query strings (`numTasks=1&leaseSecs=60` is sent again and again).
-        query = environ.get("QUERY_STRING", "")
-        args = self._queries.get(query)
-        if args is None:
-            if len(self._queries) >= _MATCHES_KEPT:
-                self._queries.clear()
-            self._queries[query] = req.args
-        else:
-            req.args = args
         try:
+            self._parse_query(req)
             hosts.check_same_origin(req)
             status, value, pretty = _call(route, req, path_values, self._max_body)
             line, headers, body = wsgi_json(value, status, pretty)
@@ -207,6 +198,19 @@ class ApiCalls:
             return self._error_response(exc, req)(environ, start_response)
         start_response(line, headers)
         return body
+
+    def _parse_query(self, req) -> None:
+        """req.args, parsed once for each of the last _MATCHES_KEPT query strings: the parsed query
+        is immutable and depends on the string alone (`numTasks=1&leaseSecs=60` comes again and
+        again). Raises what parsing raises, inside the call as under Flask."""
+        query = req.environ.get("QUERY_STRING", "")
+        args = self._queries.get(query)
+        if args is None:
+            if len(self._queries) >= _MATCHES_KEPT:
+                self._queries.clear()
+            self._queries[query] = req.args
+        else:
+            req.args = args
 
     def _match(self, environ):
         """(route, rule, path values) of an API method called with its own verb, as Flask routes
