@@ -232,9 +232,9 @@ def test_unknown_log_level_stops_start_up():
         Settings.from_env({"LOG_LEVEL": "verbose"})
 
 
-def _answers(web):
+def _answers(web, calls=None):
     """Status, headers and body of calls that reach every branch around an API method."""
-    calls = [("get", "/echo/v1/things/abc?needed=x&count=3&tags=a&tags=b", {}),
+    calls = calls or [("get", "/echo/v1/things/abc?needed=x&count=3&tags=a&tags=b", {}),
              ("get", "/echo/v1/things/abc?needed=y", {}),
              ("get", "/things/abc?needed=x&prettyPrint=false", {}),
              ("get", "/echo/v1/things/a", {}),
@@ -252,6 +252,33 @@ def _answers(web):
         r = getattr(web, verb)(path, **kwargs)
         out.append((verb, path, r.status, sorted(r.headers.items()), r.data))
     return out
+
+
+def _both_ways(app, calls=None) -> tuple:
+    """The answers to `calls` on the direct path, then through Flask (a receiver of Flask's request
+    signals sends every request there)."""
+    import flask
+
+    direct = _answers(app.test_client(), calls)
+
+    def receiver(sender, **extra):
+        pass
+
+    flask.request_started.connect(receiver, app)
+    try:
+        return direct, _answers(app.test_client(), calls)
+    finally:
+        flask.request_started.disconnect(receiver, app)
+
+
+def test_a_host_routing_cannot_bind_is_answered_as_flask_does():
+    settings = Settings(redis_url="redis://unused", served_apis=(str(FIXTURE / "echo_v1.api"),), log_level="WARNING",
+                        allowed_hosts=frozenset({"*"}))
+    app = create_app(settings, redis_client=fakeredis.FakeRedis())
+    calls = [("get", "/echo/v1/things/a?needed=x", {"headers": {"Host": "a" * 70 + ".example"}})]
+    direct, through_flask = _both_ways(app, calls)
+    assert direct[0][2] == "400 BAD REQUEST"
+    assert direct == through_flask
 
 
 def test_api_calls_answer_as_flask_does(echo_app, monkeypatch):

@@ -223,8 +223,11 @@ class ApiCalls:
         adapter = self._adapters.get(shape)
         if adapter is None:
             app = self._app
-            adapter = app.url_map.bind_to_environ(environ, server_name=app.config["SERVER_NAME"],
-                                                  subdomain=app.url_map.default_subdomain or "")
+            try:
+                adapter = app.url_map.bind_to_environ(environ, server_name=app.config["SERVER_NAME"],
+                                                      subdomain=app.url_map.default_subdomain or "")
+            except HTTPException:  # a Host that cannot be bound (BadHost): Flask answers it
+                return None
             if len(self._adapters) >= _MATCHES_KEPT:
                 self._adapters.clear()
             self._adapters[shape] = adapter
