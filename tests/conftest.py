@@ -104,3 +104,13 @@ def gunicorn_server(redis_server):
     server = gunicorn_on(redis_server, 1)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    """A receiver of pushed tasks for a module's service (tests.receiver.Receiver)."""
+    from tests.receiver import Receiver
+
+    r = Receiver()
+    yield r
+    r.stop()

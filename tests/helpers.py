@@ -86,3 +86,13 @@ def read_all(sock) -> bytes:
         if not chunk:
             return data
         data += chunk
+
+
+def tasks_client(url: str):
+    """google-cloud-tasks over REST, pointed at a service as docs/clients.md says."""
+    from google.api_core.client_options import ClientOptions
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import tasks_v2
+
+    return tasks_v2.CloudTasksClient(transport="rest", credentials=AnonymousCredentials(),
+                                     client_options=ClientOptions(api_endpoint=url))

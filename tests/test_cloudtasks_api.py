@@ -11,22 +11,13 @@ import time
 
 import pytest
 from google.api_core import exceptions
-from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import tasks_v2
 from google.protobuf import duration_pb2
 
 from harness.servers import gunicorn_on
-from tests.test_dispatch import Receiver
+from tests.helpers import tasks_client
 
 PARENT = "projects/demo/locations/us-central1"
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    r = Receiver()
-    yield r
-    r.stop()
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +29,7 @@ def server(redis_server, receiver):
 
 @pytest.fixture(scope="module")
 def client(server):
-    return tasks_v2.CloudTasksClient(transport="rest", credentials=AnonymousCredentials(),
-                                     client_options=ClientOptions(api_endpoint=server.url))
+    return tasks_client(server.url)
 
 
 @pytest.fixture

@@ -12,14 +12,6 @@ import requests
 from firebase_admin import functions
 
 from harness.servers import gunicorn_on
-from tests.test_dispatch import Receiver
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    r = Receiver()
-    yield r
-    r.stop()
 
 
 @pytest.fixture(scope="module")

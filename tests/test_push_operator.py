@@ -14,23 +14,14 @@ from urllib.parse import unquote_plus
 import pytest
 import requests
 from google.api_core import exceptions
-from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import tasks_v2
 from prometheus_client.parser import text_string_to_metric_families
 
 from harness.servers import REPO, gunicorn_on
-from tests.test_dispatch import Receiver
+from tests.helpers import tasks_client
 
 PARENT = "projects/ops/locations/here"
 ADMIN = "/admin/v1/projects/ops/queues/here:{}"
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    r = Receiver()
-    yield r
-    r.stop()
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +33,7 @@ def server(redis_server, receiver):
 
 @pytest.fixture(scope="module")
 def client(server):
-    return tasks_v2.CloudTasksClient(transport="rest", credentials=AnonymousCredentials(),
-                                     client_options=ClientOptions(api_endpoint=server.url))
+    return tasks_client(server.url)
 
 
 def make_queue(client, queue_id, **retry):
