@@ -449,5 +449,8 @@ def test_a_store_refuses_data_of_a_newer_layout(redis_client, keys):
     from queueservice.errors import StartupError
 
     redis_client.set(DATA_VERSION, "3")
-    with pytest.raises(StartupError, match="layout version 3"):
-        TaskStore(redis_client).get(keys, "t")
+    try:
+        with pytest.raises(StartupError, match="layout version 3"):
+            TaskStore(redis_client).get(keys, "t")
+    finally:  # the Redis is shared with later tests and services
+        redis_client.delete(DATA_VERSION)
