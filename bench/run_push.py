@@ -36,6 +36,8 @@ Scenarios (each on queues of its own, deleted afterwards):
 CPU is read from /proc (user + system) per process group: dispatchers (the processes that run a
 dispatcher), service (those plus gunicorn's master), redis-server, receiver. The receiver's
 capacity is measured with wrk first and its CPU shown in each scenario: it is not the bottleneck.
+Each scenario also shows Redis commands/s (INFO commandstats, the top five; commands run inside
+Lua scripts count too, `evalsha` is the script calls): a dispatcher that polls shows up there.
 The load average is printed before and after each scenario, with the cores the machine's other
 processes used meanwhile; with --for-readme a loaded machine (> 0.5) is refused or its figures
 marked, and the run exits 3.
