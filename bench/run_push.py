@@ -2,7 +2,7 @@
 against queue depth (issue 12, goals 4 and 5).
 
     python -m bench.run_push                      # every scenario, full durations (~5 min)
-    python -m bench.run_push --quick              # every scenario, short and small (~1 min)
+    python -m bench.run_push --quick              # every scenario, short and small (~1 min idle)
     python -m bench.run_push --scenarios rates,idle --rate-secs 20
     python -m bench.run_push --for-readme         # refuses a loaded machine, marks loaded figures
 
@@ -36,6 +36,8 @@ Scenarios (each on queues of its own, deleted afterwards):
 CPU is read from /proc (user + system) per process group: dispatchers (the processes that run a
 dispatcher), service (those plus gunicorn's master), redis-server, receiver. The receiver's
 capacity is measured with wrk first and its CPU shown in each scenario: it is not the bottleneck.
+Each scenario also shows Redis commands/s (INFO commandstats, the top five; commands run inside
+Lua scripts count too, `evalsha` is the script calls): a dispatcher that polls shows up there.
 The load average is printed before and after each scenario, with the cores the machine's other
 processes used meanwhile; with --for-readme a loaded machine (> 0.5) is refused or its figures
 marked, and the run exits 3.
@@ -57,8 +59,8 @@ from bench.push_stack import DAY_USEC, Stack, now_usec, unique
 SCENARIOS = ["throughput", "latency", "scheduled", "rates", "depth", "idle", "paused"]
 FULL = dict(throughput_secs=30, latency_secs=20, scheduled_secs=20, rate_secs=20, idle_secs=30, paused_secs=10,
             depths="1000,10000,100000,1000000", depth_calls=2000, idle_depth=1_000_000)
-QUICK = dict(throughput_secs=3, latency_secs=3, scheduled_secs=2, rate_secs=3, idle_secs=5, paused_secs=3,
-             depths="1000,10000,50000", depth_calls=300, idle_depth=50_000)
+QUICK = dict(throughput_secs=3, latency_secs=3, scheduled_secs=2, rate_secs=3, idle_secs=4, paused_secs=2,
+             depths="1000,10000,30000", depth_calls=300, idle_depth=30_000)
 GOALS = {"throughput": 450, "latency_p50": 10, "latency_p99": 50, "scheduled_p99": 50, "rate_error": 5,
          "idle_cpu": 2}
 
@@ -308,7 +310,7 @@ def idle(stack: Stack, args, guard: ReadmeGuard, deep: DeepQueue) -> None:
     secs = args.idle_secs
     print(f"\n== idle: {args.idle_depth} tasks due tomorrow, nothing due; CPU over {secs} s", flush=True)
     deep.fill_to(args.idle_depth)
-    time.sleep(2)
+    time.sleep(1)
     pids = stack.dispatcher_pids()
     groups = {**stack.groups(), **{f"pid {p}": (lambda p=p: [p]) for p in pids}}
     window = Window(groups, stack.redis_commands)
@@ -434,8 +436,8 @@ def main(argv=None):
     profile = Profile(args.py_spy, args.profile_dir)
     try:
         print(stack.describe())
-        capacity = stack.receiver.capacity()
-        print(f"receiver capacity (wrk -t2 -c16, 2 s): {fmt(capacity, '.0f', 'not measured: no wrk')} requests/s",
+        capacity = stack.receiver.capacity(seconds=1 if args.quick else 2)
+        print(f"receiver capacity (wrk -t2 -c16, {1 if args.quick else 2} s): {fmt(capacity, '.0f', 'not measured: no wrk')} requests/s",
               flush=True)
         deep = None
         for name in SCENARIOS:
