@@ -15,6 +15,7 @@ from pathlib import Path
 from redis.cluster import RedisCluster
 
 from queueservice.redis_helpers.clock import Clock
+from queueservice.redis_helpers.keyspace import delete_matching
 from queueservice.redis_helpers.scripts import Scripts
 
 from queueservice.stores.pullqueue.errors import (
@@ -412,11 +413,7 @@ class TaskStore:
         """Forget every queue, task, tombstone and history of this store (a reset for tests); the
         number of queues there were."""
         queues = self.queue_count()
-        pipe = self._redis.pipeline(transaction=False)
-        for key in self._redis.scan_iter(match=EVERY_QUEUE_KEY, count=1000):
-            pipe.delete(key)
-        pipe.delete(REGISTRY)
-        pipe.execute()
+        delete_matching(self._redis, EVERY_QUEUE_KEY, REGISTRY)
         return queues
 
     def now_usec(self) -> int:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from queueservice.errors import Conflict, FailedPrecondition, NotFound
 from queueservice.redis_helpers.clock import CLOCK_CHANNEL, Clock
+from queueservice.redis_helpers.keyspace import delete_matching
 from queueservice.redis_helpers.scripts import Scripts
 from queueservice.stores.pushqueue import queues as resources
 from queueservice.stores.pushqueue.keys import EVERY_QUEUE_KEY, REGISTRY, WAKE_CHANNEL, QueueKeys
@@ -418,12 +419,8 @@ class PushQueueStore:
     def reset(self) -> int:
         """Forget every queue, task, tombstone and deleted name of this store (a reset for tests);
         the number of queues there were."""
-        queues = len(self.queue_keys())
-        pipe = self._redis.pipeline(transaction=False)
-        for key in self._redis.scan_iter(match=EVERY_QUEUE_KEY, count=1000):
-            pipe.delete(key)
-        pipe.delete(REGISTRY)
-        pipe.execute()
+        queues = int(self._redis.zcard(REGISTRY))
+        delete_matching(self._redis, EVERY_QUEUE_KEY, REGISTRY)
         return queues
 
     def delete(self, name: str) -> None:
