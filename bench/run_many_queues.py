@@ -27,14 +27,16 @@ def fill(client, count: int, emptied: bool) -> float:
     """`count` queues with one task each; with `emptied`, the task is deleted again (history stays)."""
     store = TaskStore(client)
     started = time.perf_counter()
+    store._check_layout()  # marks a new Redis with the layout version, as the service does at start
     insert, delete = store._scripts.script("insert"), store._scripts.script("delete")
     pipe = client.pipeline(transaction=False)
     for i in range(count):
         keys = QueueKeys("bench", f"q{i:05d}")
         pipe.sadd(REGISTRY, f"bench/q{i:05d}")
-        insert(keys=keys.all(), args=[keys.base, 10_000, "t", b"x" * 100, 0, "s", b"", 0], client=pipe)
+        script_keys = store._keys_for(keys)  # the queue's keys and the clock's, as the store passes them
+        insert(keys=script_keys, args=[keys.base, 10_000, "t", b"x" * 100, 0, "s", b"", 0, "0"], client=pipe)
         if emptied:
-            delete(keys=keys.all(), args=[keys.base, 10_000, "t"], client=pipe)
+            delete(keys=script_keys, args=[keys.base, 10_000, "t", 0], client=pipe)
         if i % 1000 == 999:
             pipe.execute()
     pipe.execute()
